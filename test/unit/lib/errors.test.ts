@@ -1,0 +1,47 @@
+import test from 'ava';
+import {
+  AssertionFailedError,
+  BindError,
+  ConfigError,
+  NotLeaderError,
+  PgherdError,
+  ProposalDroppedError,
+  RaftStoppedError,
+  RaftTimeoutError,
+  StorageCorruptError,
+} from '../../../src/lib/errors.js';
+
+// Error codes are API: operators and the admin edge branch on them. Changing one is a breaking change.
+test('error codes are stable', (t) => {
+  const codes = [
+    new ConfigError('raft.electionTicks', 'bad'),
+    new NotLeaderError('n2'),
+    new RaftTimeoutError('proposal', 5),
+    new ProposalDroppedError('x'),
+    new RaftStoppedError(),
+    new StorageCorruptError('/data/raft', 'bad checksum'),
+    new BindError('127.0.0.1:7400'),
+    new AssertionFailedError('x'),
+  ].map((e) => [e.name, e.code]);
+  t.deepEqual(codes, [
+    ['ConfigError', 'PGHERD_CONFIG_INVALID'],
+    ['NotLeaderError', 'PGHERD_RAFT_NOT_LEADER'],
+    ['RaftTimeoutError', 'PGHERD_RAFT_TIMEOUT'],
+    ['ProposalDroppedError', 'PGHERD_RAFT_PROPOSAL_DROPPED'],
+    ['RaftStoppedError', 'PGHERD_RAFT_STOPPED'],
+    ['StorageCorruptError', 'PGHERD_STORAGE_CORRUPT'],
+    ['BindError', 'PGHERD_BIND_FAILED'],
+    ['AssertionFailedError', 'PGHERD_ASSERTION_FAILED'],
+  ]);
+});
+
+test('errors name what is wrong and keep their cause', (t) => {
+  const cause = new Error('EADDRINUSE');
+  const bind = new BindError('127.0.0.1:7400', { cause });
+  t.true(bind instanceof PgherdError);
+  t.is(bind.cause, cause);
+  t.regex(bind.message, /127\.0\.0\.1:7400.*EADDRINUSE/);
+  t.regex(new ConfigError('raft.heartbeatTicks', 'must be less than raft.electionTicks').message, /^raft\.heartbeatTicks: /);
+  t.regex(new StorageCorruptError('/data/raft', 'checksum mismatch').message, /^\/data\/raft: checksum mismatch/);
+  t.is(new NotLeaderError('').leaderId, '');
+});
