@@ -1,0 +1,180 @@
+import { credentials, Server, ServerCredentials } from '@grpc/grpc-js';
+import { assert } from '../../lib/assert.js';
+import { BindError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/logger.js';
+import type { Message, NodeId } from '../core/types.js';
+import { assertEncodable, encodeEnvelope } from './codec.js';
+import { serverChannelOptions } from './grpc-options.js';
+import { parseAddress, validateOptions, validatePeers, type TransportLimits, type TransportOptions } from './options.js';
+import { PeerLink, type PeerLinkStats } from './peer-link.js';
+import { PeerService } from './peer-service.js';
+import { raftPeerDefinition } from './proto.js';
+
+export { TRANSPORT_LIMITS_DEFAULT, type TransportLimits, type TransportOptions } from './options.js';
+export type { PeerLinkStats } from './peer-link.js';
+
+export interface TransportStats {
+  readonly peers: Readonly<Record<NodeId, PeerLinkStats>>;
+  /** Messages (and snapshots) handed to onMessage. */
+  readonly deliveredMessagesTotal: number;
+  /** Incoming messages dropped: another cluster, an unknown sender, another recipient, malformed. */
+  readonly incomingDroppedTotal: number;
+  /** Outgoing messages addressed to a node that is not a peer (e.g. removed concurrently). */
+  readonly unknownPeerDroppedTotal: number;
+}
+
+/**
+ * The gRPC peer transport (service RaftPeer in proto/raft.proto). One
+ * PeerLink per peer sends (bounded queue, own stream, own reconnect); one
+ * PeerService receives. send() never blocks and never throws for network
+ * trouble: Raft tolerates loss, so overflow and broken streams drop messages
+ * (counted, and reported through onUnreachable).
+ */
+export class GrpcTransport {
+  private readonly links = new Map<NodeId, PeerLink>();
+  private peers: ReadonlyMap<NodeId, string>;
+  private unknownPeerDroppedTotal = 0;
+  private stopPromise: Promise<void> | undefined;
+
+  private constructor(
+    private readonly options: TransportOptions,
+    private readonly limits: TransportLimits,
+    private readonly server: Server,
+    private readonly service: PeerService,
+    private readonly log: Logger,
+    /** The address actually listened on (port 0 resolved). */
+    readonly boundAddress: string,
+    peers: ReadonlyMap<NodeId, string>,
+  ) {
+    this.peers = new Map();
+    this.setPeers(peers);
+  }
+
+  /** Validate the options, bind the server (BindError naming the address on failure) and open a stream to every peer. */
+  static async start(options: TransportOptions): Promise<GrpcTransport> {
+    const limits = validateOptions(options);
+    const log = options.logger.child({ component: 'raft-transport' });
+    let transport: GrpcTransport | undefined;
+    const service = new PeerService({
+      nodeId: options.nodeId,
+      clusterName: options.clusterName,
+      limits,
+      logger: log,
+      isPeer: (id) => transport !== undefined && transport.peers.has(id),
+      onMessage: options.onMessage,
+    });
+    const server = new Server(serverChannelOptions(limits));
+    server.addService(raftPeerDefinition().service, service.implementation());
+    const port = await bind(server, options.bindAddress, options.serverCredentials ?? ServerCredentials.createInsecure());
+    const boundAddress = withPort(options.bindAddress, port);
+    transport = new GrpcTransport(options, limits, server, service, log, boundAddress, options.peers);
+    log.info({ boundAddress, peers: [...transport.links.keys()] }, 'transport.started');
+    return transport;
+  }
+
+  /** Hand messages to their peers' queues ('snap' by InstallSnapshot). Local message types assert. */
+  send(messages: readonly Message[]): void {
+    for (const message of messages) {
+      assert(message.from === this.options.nodeId, () => `message from '${message.from}' sent by node '${this.options.nodeId}'`);
+      // Encode (and check the contract) before routing: a bad message asserts even when its peer is gone.
+      if (message.type === 'snap') assertEncodable(message);
+      const envelope = message.type === 'snap' ? undefined : encodeEnvelope(message, this.options.clusterName);
+      const link = this.stopPromise === undefined ? this.links.get(message.to) : undefined;
+      if (link === undefined) {
+        this.unknownPeerDroppedTotal += 1;
+        this.log.debug({ to: message.to, type: message.type, stopped: this.stopPromise !== undefined }, 'transport.unknownPeerDropped');
+      } else if (envelope === undefined) {
+        link.sendSnapshot(message);
+      } else {
+        link.enqueue(envelope);
+      }
+    }
+  }
+
+  /** Replace the peer set: links to removed peers close, links to new or re-addressed peers open. */
+  setPeers(peers: ReadonlyMap<NodeId, string>): void {
+    assert(this.stopPromise === undefined, 'setPeers after stop');
+    validatePeers(peers);
+    const next = new Map([...peers].filter(([id]) => id !== this.options.nodeId));
+    for (const [peerId, link] of this.links) {
+      const address = next.get(peerId);
+      if (address === link.address) continue;
+      link.close(address !== undefined);
+      this.links.delete(peerId);
+      this.log.info({ peer: peerId, address: link.address, newAddress: address }, address === undefined ? 'transport.peerRemoved' : 'transport.peerReaddressed');
+    }
+    for (const [peerId, address] of next) {
+      if (!this.links.has(peerId)) this.links.set(peerId, this.openLink(peerId, address));
+    }
+    this.peers = next;
+  }
+
+  stats(): TransportStats {
+    const peers: Record<NodeId, PeerLinkStats> = {};
+    for (const [peerId, link] of this.links) peers[peerId] = link.stats();
+    return { peers, ...this.service.stats(), unknownPeerDroppedTotal: this.unknownPeerDroppedTotal };
+  }
+
+  /** Close every stream, channel and the server. Idempotent; no callbacks after it is called. */
+  stop(): Promise<void> {
+    this.stopPromise ??= this.shutdown();
+    return this.stopPromise;
+  }
+
+  private async shutdown(): Promise<void> {
+    for (const link of this.links.values()) link.close(false);
+    this.links.clear();
+    this.service.stop();
+    await shutdownServer(this.server, this.limits.shutdownGraceMs);
+    this.log.info({ boundAddress: this.boundAddress }, 'transport.stopped');
+  }
+
+  private openLink(peerId: NodeId, address: string): PeerLink {
+    const { onUnreachable, onSnapshotStatus } = this.options;
+    return new PeerLink({
+      peerId,
+      address,
+      clusterName: this.options.clusterName,
+      limits: this.limits,
+      credentials: this.options.channelCredentials ?? credentials.createInsecure(),
+      logger: this.log.child({ peer: peerId, address }),
+      onUnreachable: (id) => {
+        if (this.stopPromise === undefined) onUnreachable?.(id);
+      },
+      onSnapshotStatus: (id, ok) => {
+        if (this.stopPromise === undefined) onSnapshotStatus?.(id, ok);
+      },
+    });
+  }
+}
+
+function bind(server: Server, address: string, serverCredentials: ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, serverCredentials, (error, port) => {
+      if (error === null) {
+        resolve(port);
+        return;
+      }
+      server.forceShutdown();
+      reject(new BindError(address, { cause: error }));
+    });
+  });
+}
+
+function withPort(address: string, port: number): string {
+  const parsed = parseAddress(address);
+  assert(parsed !== undefined, () => `bind address ${address} was validated`);
+  assert(parsed.port === 0 || parsed.port === port, () => `bound port ${port} differs from the requested ${parsed.port}`);
+  return `${parsed.host}:${port}`;
+}
+
+/** Graceful close (the listener first, then sessions), forced after graceMs. */
+function shutdownServer(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.forceShutdown(), graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

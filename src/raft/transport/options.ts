@@ -1,0 +1,148 @@
+import type { ChannelCredentials, ServerCredentials } from '@grpc/grpc-js';
+import { ConfigError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/logger.js';
+import type { Message, NodeId } from '../core/types.js';
+
+/** The bounds of the peer transport. Every one is a limit with a reason; see TRANSPORT_LIMITS_DEFAULT. */
+export interface TransportLimits {
+  /** Outgoing messages queued per peer while its stream is connecting or applying backpressure; more are dropped. */
+  readonly queueMessagesMax: number;
+  /** Largest gRPC message sent or accepted (an AppendEntries batch; the core always sends at least one entry). */
+  readonly messageBytesMax: number;
+  /** Snapshot data bytes per InstallSnapshot chunk. */
+  readonly snapshotChunkBytes: number;
+  /** Largest snapshot a receiver reassembles in memory. */
+  readonly snapshotBytesMax: number;
+  /** Deadline of one InstallSnapshot call, from its start. */
+  readonly snapshotDeadlineMs: number;
+  /** First and last delay before reopening a broken peer stream (doubling in between). */
+  readonly reconnectBackoffInitialMs: number;
+  readonly reconnectBackoffMaxMs: number;
+  /** onUnreachable fires at most once per peer in this interval. */
+  readonly unreachableReportIntervalMs: number;
+  /** HTTP/2 keepalive pings on both sides: interval, and how long to wait for the answer before dropping the connection. */
+  readonly keepaliveTimeMs: number;
+  readonly keepaliveTimeoutMs: number;
+  /** stop(): how long incoming connections get to close gracefully before they are destroyed. */
+  readonly shutdownGraceMs: number;
+}
+
+/**
+ * Defaults, and why:
+ *  - queueMessagesMax 4096: 16x the core's default in-flight window (256 AppendEntries) per peer,
+ *    so a connected peer never drops; at the core's 1 MiB per message it also bounds memory.
+ *  - messageBytesMax 64 MiB: above the core's 1 MiB batch so one oversized entry still travels
+ *    (gRPC's default 4 MiB would stall replication forever on a 5 MiB proposal).
+ *  - snapshotChunkBytes 1 MiB: small next to messageBytesMax, large enough to amortise framing.
+ *  - snapshotBytesMax 1 GiB: the cluster state is small (KiB to MiB); anything larger is a bug or an attack.
+ *  - snapshotDeadlineMs 60 s: 1 GiB at ~20 MiB/s; the leader waits for the outcome before retrying.
+ *  - reconnect 50 ms -> 1 s: below the default election timeout (1-2 s), so a healed peer is back in time.
+ *  - keepalive 2 s + 1 s: a silently dead connection is noticed within ~3 s even without traffic.
+ */
+export const TRANSPORT_LIMITS_DEFAULT: TransportLimits = Object.freeze({
+  queueMessagesMax: 4096,
+  messageBytesMax: 64 * 1024 * 1024,
+  snapshotChunkBytes: 1024 * 1024,
+  snapshotBytesMax: 1024 * 1024 * 1024,
+  snapshotDeadlineMs: 60_000,
+  reconnectBackoffInitialMs: 50,
+  reconnectBackoffMaxMs: 1_000,
+  unreachableReportIntervalMs: 1_000,
+  keepaliveTimeMs: 2_000,
+  keepaliveTimeoutMs: 1_000,
+  shutdownGraceMs: 500,
+});
+
+/** Room for the non-data fields of a snapshot chunk (header with membership lists, offset, flags). */
+export const SNAPSHOT_CHUNK_OVERHEAD_BYTES_MAX = 1024 * 1024;
+
+export interface TransportOptions {
+  readonly nodeId: NodeId;
+  readonly clusterName: string;
+  /** host:port to listen on (port 0 = pick one); separate from the address peers use to reach us. */
+  readonly bindAddress: string;
+  /** nodeId -> advertised address host:port. May include this node (ignored). */
+  readonly peers: ReadonlyMap<NodeId, string>;
+  /** Every message received from a known peer of this cluster; called in arrival order per peer. */
+  readonly onMessage: (message: Message) => void;
+  /** The stream to a peer broke or its queue overflowed (at most once per unreachableReportIntervalMs). */
+  readonly onUnreachable?: (peerId: NodeId) => void;
+  /** Outcome of sending a 'snap' message to a peer. */
+  readonly onSnapshotStatus?: (peerId: NodeId, ok: boolean) => void;
+  /** Default insecure (TLS arrives later). */
+  readonly serverCredentials?: ServerCredentials;
+  readonly channelCredentials?: ChannelCredentials;
+  readonly logger: Logger;
+  readonly limits?: Partial<TransportLimits>;
+}
+
+export interface ParsedAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Parse host:port ([v6]:port for IPv6). Returns undefined when malformed. */
+export function parseAddress(address: string): ParsedAddress | undefined {
+  const colon = address.lastIndexOf(':');
+  if (colon <= 0) return undefined;
+  const host = address.slice(0, colon);
+  const portText = address.slice(colon + 1);
+  if (!/^\d{1,5}$/.test(portText)) return undefined;
+  const port = Number(portText);
+  if (port > 65535) return undefined;
+  const bracketed = host.startsWith('[') && host.endsWith(']') && host.length > 2;
+  if (host.includes(':') && !bracketed) return undefined;
+  return { host, port };
+}
+
+export function resolveLimits(overrides: Partial<TransportLimits> = {}): TransportLimits {
+  const limits: TransportLimits = { ...TRANSPORT_LIMITS_DEFAULT, ...overrides };
+  for (const [key, value] of Object.entries(limits)) {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+      throw new ConfigError(`transport.limits.${key}`, `must be a positive integer, got ${String(value)}`);
+    }
+  }
+  if (limits.reconnectBackoffInitialMs > limits.reconnectBackoffMaxMs) {
+    throw new ConfigError(
+      'transport.limits.reconnectBackoffInitialMs',
+      `must not exceed reconnectBackoffMaxMs (${limits.reconnectBackoffMaxMs}), got ${limits.reconnectBackoffInitialMs}`,
+    );
+  }
+  if (limits.snapshotChunkBytes + SNAPSHOT_CHUNK_OVERHEAD_BYTES_MAX > limits.messageBytesMax) {
+    throw new ConfigError(
+      'transport.limits.snapshotChunkBytes',
+      `plus ${SNAPSHOT_CHUNK_OVERHEAD_BYTES_MAX} bytes of chunk overhead must fit messageBytesMax (${limits.messageBytesMax}), got ${limits.snapshotChunkBytes}`,
+    );
+  }
+  return Object.freeze(limits);
+}
+
+/** Validate every option once, naming the offending key; never adjust silently. */
+export function validateOptions(options: TransportOptions): TransportLimits {
+  if (typeof options.nodeId !== 'string' || options.nodeId === '') {
+    throw new ConfigError('transport.nodeId', 'must be a non-empty string');
+  }
+  if (typeof options.clusterName !== 'string' || options.clusterName === '') {
+    throw new ConfigError('transport.clusterName', 'must be a non-empty string');
+  }
+  if (parseAddress(options.bindAddress) === undefined) {
+    throw new ConfigError('transport.bindAddress', `must be host:port, got ${JSON.stringify(options.bindAddress)}`);
+  }
+  validatePeers(options.peers);
+  if (typeof options.onMessage !== 'function') {
+    throw new ConfigError('transport.onMessage', 'must be a function');
+  }
+  return resolveLimits(options.limits);
+}
+
+export function validatePeers(peers: ReadonlyMap<NodeId, string>): void {
+  for (const [peerId, address] of peers) {
+    if (typeof peerId !== 'string' || peerId === '') {
+      throw new ConfigError('transport.peers', 'node ids must be non-empty strings');
+    }
+    const parsed = parseAddress(address);
+    if (parsed === undefined || parsed.port === 0) {
+      throw new ConfigError('transport.peers', `${peerId}: address must be host:port with a non-zero port, got ${JSON.stringify(address)}`);
+    }
+  }
+}

@@ -1,0 +1,51 @@
+import { fileURLToPath } from 'node:url';
+import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
+import { loadSync, type Options as ProtoLoaderOptions } from '@grpc/proto-loader';
+import { assert } from '../../lib/assert.js';
+import type { WireAck, WireEnvelope, WireSnapshotChunk } from './wire.js';
+
+/**
+ * How raft.proto maps to JavaScript (see wire.ts):
+ *  - keepCase: field names as written in the .proto (snake_case);
+ *  - longs: Number: uint64 become numbers (terms, indexes and sizes stay below 2^53; the codec checks);
+ *  - enums: String: 'ENTRY_TYPE_NORMAL' rather than 1;
+ *  - defaults: every absent scalar decodes to its default (0, false, '', empty bytes, []),
+ *    so only proto3 `optional` fields and unset messages (null) can be missing;
+ *  - oneofs: the decoded envelope names its body in the virtual field `body`.
+ */
+export const PROTO_LOADER_OPTIONS: ProtoLoaderOptions = Object.freeze({
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+});
+
+const PROTO_URL = new URL('../../../proto/raft.proto', import.meta.url);
+const SERVICE_NAME = 'pgherd.raft.v1.RaftPeer';
+
+export interface RaftPeerDefinition {
+  /** For Server.addService. */
+  readonly service: ServiceDefinition;
+  readonly send: MethodDefinition<WireEnvelope, WireAck>;
+  readonly installSnapshot: MethodDefinition<WireSnapshotChunk, WireAck>;
+}
+
+let loaded: RaftPeerDefinition | undefined;
+
+/** The RaftPeer service, loaded from proto/raft.proto once per process. */
+export function raftPeerDefinition(): RaftPeerDefinition {
+  loaded ??= load();
+  return loaded;
+}
+
+function load(): RaftPeerDefinition {
+  const packageDefinition = loadSync(fileURLToPath(PROTO_URL), PROTO_LOADER_OPTIONS);
+  const service = packageDefinition[SERVICE_NAME] as ServiceDefinition | undefined;
+  assert(service !== undefined && 'Send' in service && 'InstallSnapshot' in service, `${SERVICE_NAME} missing from raft.proto`);
+  const send = service['Send'] as MethodDefinition<WireEnvelope, WireAck>;
+  const installSnapshot = service['InstallSnapshot'] as MethodDefinition<WireSnapshotChunk, WireAck>;
+  assert(send.requestStream && !send.responseStream, 'RaftPeer.Send must be a client stream');
+  assert(installSnapshot.requestStream && !installSnapshot.responseStream, 'RaftPeer.InstallSnapshot must be a client stream');
+  return Object.freeze({ service, send, installSnapshot });
+}
