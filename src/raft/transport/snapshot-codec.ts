@@ -1,4 +1,4 @@
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../../lib/crc32.js';
 import { assert } from '../../lib/assert.js';
 import type { Message } from '../core/types.js';
 import { assertEncodable, CodecError, decodeNodeId, decodeU64, encodeU64 } from './codec.js';
