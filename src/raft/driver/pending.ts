@@ -1,0 +1,125 @@
+import { ProposalDroppedError, RaftStoppedError, RaftTimeoutError } from '../../lib/errors.js';
+
+interface PendingProposal<T> {
+  readonly term: number;
+  readonly resolve: (value: T) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * Proposals waiting to be applied, keyed by the log index they were given.
+ * A proposal succeeded iff the entry applied at its index carries its term.
+ */
+export class PendingProposals<T> {
+  private readonly byIndex = new Map<number, PendingProposal<T>>();
+
+  get size(): number {
+    return this.byIndex.size;
+  }
+
+  add(index: number, term: number, timeoutMs: number, operation: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.byIndex.delete(index);
+        reject(new RaftTimeoutError(operation, timeoutMs));
+      }, timeoutMs);
+      this.byIndex.set(index, { term, resolve, reject, timer });
+    });
+  }
+
+  /** The entry at `index` with `term` was applied with `result`. */
+  applied(index: number, term: number, result: T): void {
+    const pending = this.byIndex.get(index);
+    if (!pending) return;
+    this.byIndex.delete(index);
+    clearTimeout(pending.timer);
+    if (pending.term === term) pending.resolve(result);
+    else pending.reject(new ProposalDroppedError(`entry ${index} was replaced by a leader of term ${term}`));
+  }
+
+  /** Entries up to `index` were replaced wholesale by a snapshot: their outcome is unknown to this node. */
+  skippedThrough(index: number): void {
+    for (const [i, pending] of this.byIndex) {
+      if (i > index) continue;
+      this.byIndex.delete(i);
+      clearTimeout(pending.timer);
+      pending.reject(new ProposalDroppedError(`entry ${i} was covered by a snapshot before this node applied it`));
+    }
+  }
+
+  rejectAll(): void {
+    for (const pending of this.byIndex.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(new RaftStoppedError());
+    }
+    this.byIndex.clear();
+  }
+}
+
+interface PendingRead {
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+  /** Set once the leader confirmed the read index; resolved when applied >= it. */
+  index: number | undefined;
+}
+
+/** Linearizable reads waiting for their ReadIndex answer and then for apply to catch up. */
+export class PendingReads {
+  private readonly byContext = new Map<string, PendingRead>();
+  private nextId = 0;
+
+  get size(): number {
+    return this.byContext.size;
+  }
+
+  add(timeoutMs: number): { context: Uint8Array; done: Promise<void> } {
+    const key = `${process.pid}-${this.nextId++}`;
+    const context = new TextEncoder().encode(key);
+    const done = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.byContext.delete(key);
+        reject(new RaftTimeoutError('linearizable read', timeoutMs));
+      }, timeoutMs);
+      this.byContext.set(key, { resolve, reject, timer, index: undefined });
+    });
+    return { context, done };
+  }
+
+  /** The leader confirmed `context` at `index`. */
+  confirmed(context: Uint8Array, index: number, applied: number): void {
+    const key = new TextDecoder().decode(context);
+    const pending = this.byContext.get(key);
+    if (!pending) return;
+    pending.index = index;
+    this.appliedTo(applied);
+  }
+
+  appliedTo(applied: number): void {
+    for (const [key, pending] of this.byContext) {
+      if (pending.index === undefined || pending.index > applied) continue;
+      this.byContext.delete(key);
+      clearTimeout(pending.timer);
+      pending.resolve();
+    }
+  }
+
+  /** Fail the ones the core may never answer (e.g. the request was dropped). */
+  rejectUnconfirmed(error: Error): void {
+    for (const [key, pending] of this.byContext) {
+      if (pending.index !== undefined) continue;
+      this.byContext.delete(key);
+      clearTimeout(pending.timer);
+      pending.reject(error);
+    }
+  }
+
+  rejectAll(): void {
+    for (const pending of this.byContext.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(new RaftStoppedError());
+    }
+    this.byContext.clear();
+  }
+}
