@@ -49,6 +49,10 @@ try {
     durationMs: opts.durationMs,
   });
   const throughput = (load.commits / load.elapsedMs) * 1000;
+  for (const st of await cluster.statuses()) {
+    const c = st.counters;
+    say(`  ${st.id}${st.id === leader ? ' (leader)' : ''}: ${c.readies} Readies, ${round(c.entriesPersisted / Math.max(1, c.readies), 1)} entries per Ready, ${c.syncedWrites} synced writes, ${round(c.persistMs / Math.max(1, c.readies), 2)} ms persisting per Ready (cumulative since start)`);
+  }
   say(`throughput (${opts.proposers} concurrent proposers, ${opts.durationMs} ms): ${Math.round(throughput)} commits/s (${load.errors} errors)`);
 
   const elections: number[] = [];

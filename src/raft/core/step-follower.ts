@@ -3,7 +3,7 @@ import type { Raft } from './raft.js';
 import { ProgressTracker } from './tracker.js';
 import { NONE, type Message, type Snapshot } from './types.js';
 
-/** The follower role: accept the leader's log, forward requests to it, start a transfer election on TimeoutNow. */
+/** The follower role: accept the leader's log, forward read requests to it, start a transfer election on TimeoutNow. */
 export function stepFollower(r: Raft, m: Message): void {
   switch (m.type) {
     case 'app':
@@ -20,7 +20,9 @@ export function stepFollower(r: Raft, m: Message): void {
       return;
     case 'prop':
     case 'transferLeader':
-      forwardToLeader(r, m);
+      // Never forwarded: RawNode refuses these on a non-leader (NotLeaderError names the leader)
+      // and the wire protocol does not carry them; pgherd forwards requests at its API layer.
+      r.logger.debug({ term: r.term, type: m.type, from: m.from, leader: r.lead }, 'raft.droppedNotLeader');
       return;
     case 'readIndex':
       // Only our own requests are forwarded: a request bouncing between nodes with stale leaders must die here.

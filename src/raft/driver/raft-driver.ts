@@ -68,6 +68,17 @@ export interface DriverStatus extends RaftStatus {
   readonly pendingReads: number;
   readonly snapshotIndex: number;
   readonly firstIndex: number;
+  readonly counters: DriverCounters;
+}
+
+/** Monotonic counters of the Ready loop, for metrics and the benchmark. */
+export interface DriverCounters {
+  readies: number;
+  entriesPersisted: number;
+  syncedWrites: number;
+  persistMs: number;
+  entriesApplied: number;
+  messagesSent: number;
 }
 
 export interface RaftDriverEvents {
@@ -94,6 +105,7 @@ export class RaftDriver<R = unknown> extends EventEmitter<RaftDriverEvents> {
   private applied: number;
   private confState: ConfState;
   private softState: SoftState = { leader: '', role: 'follower' };
+  private readonly counters: DriverCounters = { readies: 0, entriesPersisted: 0, syncedWrites: 0, persistMs: 0, entriesApplied: 0, messagesSent: 0 };
   private readonly settings: DriverSettings;
   private readonly log: Logger;
 
@@ -203,6 +215,7 @@ export class RaftDriver<R = unknown> extends EventEmitter<RaftDriverEvents> {
       pendingReads: this.reads.size,
       snapshotIndex: this.memory.snapshot().metadata.index,
       firstIndex: this.memory.firstIndex(),
+      counters: { ...this.counters },
     };
   }
 
@@ -276,23 +289,31 @@ export class RaftDriver<R = unknown> extends EventEmitter<RaftDriverEvents> {
 
   private async handleReady(ready: Ready): Promise<void> {
     if (ready.softState) this.onSoftState(ready.softState);
+    this.counters.readies += 1;
     // 1. persist, then mirror into the storage the core reads.
     if (ready.snapshot || ready.entries.length > 0 || ready.hardState) {
+      const sync = ready.mustSync || ready.snapshot !== undefined;
+      const started = performance.now();
       await this.options.store.save({
         entries: ready.entries,
-        sync: ready.mustSync || ready.snapshot !== undefined,
+        sync,
         ...(ready.hardState ? { hardState: ready.hardState } : {}),
         ...(ready.snapshot ? { snapshot: ready.snapshot } : {}),
       });
+      this.counters.persistMs += performance.now() - started;
+      this.counters.entriesPersisted += ready.entries.length;
+      if (sync) this.counters.syncedWrites += 1;
     }
     if (ready.snapshot) this.memory.applySnapshot(ready.snapshot);
     this.memory.append(ready.entries);
     if (ready.hardState) this.memory.setHardState(ready.hardState);
     // 2. send.
     if (ready.messages.length > 0) this.transport?.send(ready.messages);
+    this.counters.messagesSent += ready.messages.length;
     // 3. apply.
     if (ready.snapshot) this.restoreSnapshot(ready.snapshot);
     for (const entry of ready.committedEntries) this.applyEntry(entry);
+    this.counters.entriesApplied += ready.committedEntries.length;
     for (const readState of ready.readStates) this.reads.confirmed(readState.context, readState.index, this.applied);
     // 4. advance.
     this.node.advance(ready);
