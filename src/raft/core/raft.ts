@@ -74,6 +74,15 @@ export class Raft {
   /** Leader: read requests waiting for the first commit in this term. */
   pendingReadIndexMessages: Message[] = [];
 
+  /**
+   * Leader: appends owed to every follower, sent when the next Ready is
+   * built (flushBroadcast in replication.ts) so that all proposals and
+   * commit advances between two Readies travel in one message per
+   * follower. `commit` also forces an (empty) append to carry a new commit
+   * index. Sending at Ready time loses nothing: messages only leave in a Ready.
+   */
+  broadcastOwed: { entries: boolean; commit: boolean } = { entries: false, commit: false };
+
   /** Output for the next Ready. */
   msgs: Message[] = [];
   readStates: ReadState[] = [];
@@ -146,6 +155,7 @@ export class Raft {
     this.heartbeatElapsedTicks = 0;
     this.randomizedElectionTicks = this.options.electionTicks + this.options.rng.int(this.options.electionTicks);
     this.leadTransferee = NONE;
+    this.broadcastOwed = { entries: false, commit: false };
     this.tracker.resetVotes();
     this.tracker.resetProgress(this.id, this.log.lastIndex());
     this.pendingConfIndex = 0;

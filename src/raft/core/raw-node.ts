@@ -7,6 +7,7 @@ import { applyConfChange } from './membership.js';
 import { LOCAL_MESSAGE_TYPES, RESPONSE_MESSAGE_TYPES, makeMessage, type MessageFields } from './message.js';
 import { Raft } from './raft.js';
 import { pendingReadCount } from './read-index.js';
+import { flushBroadcast } from './replication.js';
 import { READ_INDEX_CONTEXT_MAX_BYTES, READ_INDEX_PENDING_MAX } from './read-only.js';
 import { proposeConfChangeOnLeader, proposeOnLeader } from './step-leader.js';
 import { stepRaft } from './step.js';
@@ -112,6 +113,7 @@ export class RawNode implements RaftNode {
   hasReady(): boolean {
     if (this.outstanding !== undefined) return false;
     const r = this.raft;
+    flushBroadcast(r);
     return (
       !sameSoftState(r.softState(), this.prevSoftState) ||
       !sameHardState(r.hardState(), this.prevHardState) ||
@@ -127,6 +129,7 @@ export class RawNode implements RaftNode {
   ready(): Ready {
     assert(this.outstanding === undefined, 'ready() called again before advance() of the previous Ready');
     const r = this.raft;
+    flushBroadcast(r);
     const softState = r.softState();
     const hardState = r.hardState();
     const entries: Entry[] = [...r.log.unstableEntries()];

@@ -59,6 +59,22 @@ export function maybeSendSnapshot(r: Raft, to: NodeId, pr: Progress): boolean {
   return true;
 }
 
+/** Leader: owe every follower an append (new entries; with `commit`, also a new commit index). */
+export function oweBroadcast(r: Raft, reason: 'entries' | 'commit'): void {
+  r.broadcastOwed[reason] = true;
+}
+
+/** Send what oweBroadcast promised: one append per follower for everything since the last Ready. */
+export function flushBroadcast(r: Raft): void {
+  const owed = r.broadcastOwed;
+  if (!owed.entries && !owed.commit) return;
+  r.broadcastOwed = { entries: false, commit: false };
+  if (r.role !== 'leader') return;
+  for (const id of r.tracker.memberIds()) {
+    if (id !== r.id) maybeSendAppend(r, id, owed.commit);
+  }
+}
+
 export function bcastAppend(r: Raft): void {
   for (const id of r.tracker.memberIds()) {
     if (id !== r.id) sendAppend(r, id);

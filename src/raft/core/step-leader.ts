@@ -3,7 +3,7 @@ import type { Progress } from './progress.js';
 import type { Proposal, Raft } from './raft.js';
 import { acknowledgeReadIndex, handleReadIndex, releasePendingReadIndexMessages } from './read-index.js';
 import {
-  bcastAppend,
+  oweBroadcast,
   bcastHeartbeat,
   maybeSendSnapshot,
   sendAllAppends,
@@ -75,7 +75,7 @@ export function proposeOnLeader(r: Raft, proposals: readonly Proposal[]): Entry[
   if (entries === undefined) {
     return `uncommitted entries would exceed ${r.options.maxUncommittedEntriesBytes} bytes (raft.maxUncommittedEntriesBytes)`;
   }
-  bcastAppend(r);
+  oweBroadcast(r, 'entries');
   return entries;
 }
 
@@ -138,7 +138,7 @@ function handleAppendSuccess(r: Raft, pr: Progress, m: Message): void {
   }
   if (r.maybeCommit()) {
     releasePendingReadIndexMessages(r);
-    bcastAppend(r);
+    oweBroadcast(r, 'commit');
   } else if (wasPaused) {
     // It may have missed the latest commit index while paused.
     sendAppend(r, m.from);

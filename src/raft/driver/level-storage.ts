@@ -444,7 +444,14 @@ async function readKeys(db: Db, path: string, range: { gt?: string; lte?: string
 async function writeBatch(db: Db, path: string, operations: WriteOp[], sync: boolean, doing: string): Promise<void> {
   if (operations.length === 0) return;
   try {
-    await db.batch(operations, { sync });
+    // The chained batch costs a fifth of the CPU of db.batch(array) per operation
+    // (measured: 500 batches of 64 puts, 156 ms vs 770 ms), which bounds Raft throughput on 2 cores.
+    const batch = db.batch();
+    for (const op of operations) {
+      if (op.type === 'put') batch.put(op.key, op.value);
+      else batch.del(op.key);
+    }
+    await batch.write({ sync });
   } catch (error) {
     throw levelError(path, error, doing);
   }
