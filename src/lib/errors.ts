@@ -64,6 +64,26 @@ export class StorageCorruptError extends PgherdError {
   }
 }
 
+/** Persistent storage is held by another process (e.g. the LevelDB lock); `path` names it. */
+export class StorageLockedError extends PgherdError {
+  readonly path: string;
+
+  constructor(path: string, message: string, options?: { cause?: unknown }) {
+    super('PGHERD_STORAGE_LOCKED', `${path}: ${message}`, options);
+    this.path = path;
+  }
+}
+
+/** Reading or writing persistent storage failed; `path` names it. */
+export class StorageIoError extends PgherdError {
+  readonly path: string;
+
+  constructor(path: string, message: string, options?: { cause?: unknown }) {
+    super('PGHERD_STORAGE_IO', `${path}: ${message}`, options);
+    this.path = path;
+  }
+}
+
 /** A network address could not be bound. */
 export class BindError extends PgherdError {
   readonly address: string;

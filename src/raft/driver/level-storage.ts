@@ -22,7 +22,7 @@
 import { promises as fs } from 'node:fs';
 import { Level } from 'level';
 import { assert } from '../../lib/assert.js';
-import { PgherdError, StorageCorruptError } from '../../lib/errors.js';
+import { PgherdError, StorageCorruptError, StorageIoError, StorageLockedError } from '../../lib/errors.js';
 import { silentLogger, type Logger } from '../../lib/logger.js';
 import { emptySnapshot } from '../core/memory-storage.js';
 import { EMPTY_HARD_STATE, type Entry, type HardState, type Snapshot } from '../core/types.js';
@@ -55,8 +55,6 @@ import {
 export const DELETES_PER_BATCH_MAX = 1000;
 
 /** Error codes of this module beyond StorageCorruptError (stable: callers may branch on them). */
-export const STORAGE_LOCKED = 'PGHERD_STORAGE_LOCKED';
-export const STORAGE_IO = 'PGHERD_STORAGE_IO';
 
 /** LevelDB's own lock and info-log files: a directory holding only these has no data yet. */
 const LEVELDB_HOUSEKEEPING_FILES = new Set(['LOCK', 'LOG', 'LOG.old']);
@@ -194,7 +192,7 @@ export class LevelLogStore implements LogStore {
     assert(!this.closed, () => `${this.path}: the Raft log store is closed`);
     const run = this.queue.then(() => {
       if (this.failure !== undefined) {
-        throw new PgherdError(STORAGE_IO, `${this.path}: an earlier write failed, memory and disk may differ; restart to reopen the store`, { cause: this.failure });
+        throw new StorageIoError(this.path, `an earlier write failed, memory and disk may differ; restart to reopen the store`, { cause: this.failure });
       }
       return operation();
     });
@@ -396,7 +394,7 @@ async function inspectDirectory(path: string): Promise<'fresh' | 'existing'> {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return 'fresh';
     if (code === 'ENOTDIR') throw new StorageCorruptError(path, 'is not a directory', { cause: error });
-    throw new PgherdError(STORAGE_IO, `${path}: cannot list the directory: ${(error as Error).message}`, { cause: error });
+    throw new StorageIoError(path, `cannot list the directory: ${(error as Error).message}`, { cause: error });
   }
   if (names.includes('CURRENT')) return 'existing';
   const data = names.filter((name) => !LEVELDB_HOUSEKEEPING_FILES.has(name));
@@ -419,10 +417,10 @@ function levelError(path: string, error: unknown, doing: string): PgherdError {
   const code = outer.cause?.code ?? outer.code;
   const detail = outer.cause?.message ?? outer.message ?? String(error);
   if (code === 'LEVEL_LOCKED') {
-    return new PgherdError(STORAGE_LOCKED, `${path}: in use by another process (the LevelDB lock is held); stop the other pgherd agent or use another data directory`, { cause: error });
+    return new StorageLockedError(path, `in use by another process (the LevelDB lock is held); stop the other pgherd agent or use another data directory`, { cause: error });
   }
   if (code === 'LEVEL_CORRUPTION') return new StorageCorruptError(path, `LevelDB reports corruption while ${doing}: ${detail}`, { cause: error });
-  return new PgherdError(STORAGE_IO, `${path}: LevelDB failed while ${doing}: ${detail}`, { cause: error });
+  return new StorageIoError(path, `LevelDB failed while ${doing}: ${detail}`, { cause: error });
 }
 
 async function readValue(db: Db, path: string, key: string): Promise<Uint8Array | undefined> {

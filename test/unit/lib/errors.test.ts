@@ -9,6 +9,8 @@ import {
   RaftStoppedError,
   RaftTimeoutError,
   StorageCorruptError,
+  StorageIoError,
+  StorageLockedError,
 } from '../../../src/lib/errors.js';
 
 // Error codes are API: operators and the admin edge branch on them. Changing one is a breaking change.
@@ -20,6 +22,8 @@ test('error codes are stable', (t) => {
     new ProposalDroppedError('x'),
     new RaftStoppedError(),
     new StorageCorruptError('/data/raft', 'bad checksum'),
+    new StorageLockedError('/data/raft', 'in use'),
+    new StorageIoError('/data/raft', 'write failed'),
     new BindError('127.0.0.1:7400'),
     new AssertionFailedError('x'),
   ].map((e) => [e.name, e.code]);
@@ -30,6 +34,8 @@ test('error codes are stable', (t) => {
     ['ProposalDroppedError', 'PGHERD_RAFT_PROPOSAL_DROPPED'],
     ['RaftStoppedError', 'PGHERD_RAFT_STOPPED'],
     ['StorageCorruptError', 'PGHERD_STORAGE_CORRUPT'],
+    ['StorageLockedError', 'PGHERD_STORAGE_LOCKED'],
+    ['StorageIoError', 'PGHERD_STORAGE_IO'],
     ['BindError', 'PGHERD_BIND_FAILED'],
     ['AssertionFailedError', 'PGHERD_ASSERTION_FAILED'],
   ]);

@@ -11,7 +11,7 @@ import { SeededRng } from '../../../src/lib/random.js';
 import { emptySnapshot } from '../../../src/raft/core/memory-storage.js';
 import { EMPTY_HARD_STATE, type Entry, type HardState, type Snapshot } from '../../../src/raft/core/types.js';
 import { encodeHardState, encodeMeta, entryKey, parseEntryKey, META_MAGIC } from '../../../src/raft/driver/level-codec.js';
-import { LevelLogStore, DELETES_PER_BATCH_MAX, STORAGE_LOCKED } from '../../../src/raft/driver/level-storage.js';
+import { LevelLogStore, DELETES_PER_BATCH_MAX } from '../../../src/raft/driver/level-storage.js';
 import { LogModel, execute, nextOperation } from '../../fixtures/level-crash-writer.js';
 
 const ID = { nodeId: 'n1', clusterName: 'c1' };
@@ -325,7 +325,7 @@ test('a second open of the same directory says it is in use by another process',
   const dir = await tempDir(t);
   const store = await openStore(t, dir);
   const error = await t.throwsAsync(LevelLogStore.open(dir, ID), { instanceOf: PgherdError });
-  t.is(error?.code, STORAGE_LOCKED);
+  t.is(error?.code, 'PGHERD_STORAGE_LOCKED');
   t.is(error?.message, `${dir}: in use by another process (the LevelDB lock is held); stop the other pgherd agent or use another data directory`);
   await store.save({ entries: [entry(1, 1)], hardState: hs(1, 1) });
   t.is((await store.load()).entries.length, 1, 'the first handle keeps working');
