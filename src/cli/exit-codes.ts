@@ -1,0 +1,12 @@
+/**
+ * Exit codes of the pgherd command (stable: scripts and systemd units rely on them).
+ *
+ * | code | meaning                                                        |
+ * |------|----------------------------------------------------------------|
+ * | 0    | success (also --help and --version)                            |
+ * | 1    | an unexpected internal error (a bug: the stack goes to stderr) |
+ * | 2    | usage error (unknown command or option) or invalid configuration |
+ */
+export const EXIT_OK = 0;
+export const EXIT_INTERNAL = 1;
+export const EXIT_USAGE_OR_CONFIG = 2;

@@ -1,0 +1,39 @@
+import { Command, CommanderError } from 'commander';
+import { registerValidateConfig, type CommandIo } from './commands/validate-config.js';
+import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE_OR_CONFIG } from './exit-codes.js';
+
+/**
+ * The `pgherd` agent command (run with `npm run pgherd -- <command>`).
+ * One file per command under commands/. Exit codes: see exit-codes.ts
+ * (0 ok, 1 internal error, 2 usage or configuration error).
+ */
+function buildProgram(io: CommandIo, setExitCode: (code: number) => void): Command {
+  const program = new Command('pgherd')
+    .description('PostgreSQL high availability with embedded Raft: the agent')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  registerValidateConfig(program, io, setExitCode);
+  return program;
+}
+
+async function main(argv: readonly string[], io: CommandIo): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = buildProgram(io, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE_OR_CONFIG;
+    io.stderr(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return EXIT_INTERNAL;
+  }
+}
+
+const io: CommandIo = {
+  env: process.env,
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+process.exitCode = await main(process.argv.slice(2), io);

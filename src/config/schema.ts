@@ -1,0 +1,271 @@
+import { posix } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../lib/errors.js';
+import { HOST_PORT_FORM, isValidHost, isWildcardHost, parseHostPort } from './address.js';
+import { dynamicConfigSchema, type DynamicConfig } from './dynamic.js';
+import { objectShape } from './shape.js';
+
+/**
+ * The node's static configuration: one YAML file, every key overridable by a
+ * PGHERD_* environment variable (see load.ts). This file holds every default
+ * of it — the zod defaults below, and the few defaults derived from other
+ * keys in resolveDerivedDefaults() — and nothing else does. Keys are
+ * snake_case with the unit last. Every object is strict: an unknown key is an
+ * error (load.ts adds a "did you mean" hint).
+ *
+ * Paths must be absolute: the agent does not depend on its working directory.
+ */
+
+const MEMBER_NAME = /^[a-z0-9][a-z0-9_-]{0,55}$/;
+/** `pgherd_<name>` (the member's replication slot) must fit PostgreSQL's 63-byte identifiers. */
+const MEMBER_NAME_FORM = 'lowercase letters, digits, "_" and "-", starting with a letter or digit, at most 56 characters (e.g. n1)';
+const CLUSTER_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+const PARAMETER_NAME = /^[a-z_][a-z0-9_.]*$/;
+
+const required = (what: string) => (issue: { input?: unknown }) => (issue.input === undefined ? `is required: ${what}` : `expected ${what}`);
+
+const absolutePath = () =>
+  z
+    .string()
+    .refine((p) => posix.isAbsolute(p) && !p.includes('\0'), 'expected an absolute path (e.g. /var/lib/pgherd)')
+    .transform((p) => posix.normalize(p).replace(/(.)\/$/, '$1'));
+
+const hostPort = () => z.string().refine((text) => parseHostPort(text) !== undefined, `expected ${HOST_PORT_FORM}`);
+
+const memberName = (what = 'the member name') =>
+  z.string({ error: required(`${what}: ${MEMBER_NAME_FORM}`) }).regex(MEMBER_NAME, `expected ${MEMBER_NAME_FORM}`);
+
+const roleName = () => z.string().regex(ROLE_NAME, 'expected a PostgreSQL role name: lowercase letters, digits and "_", not starting with a digit');
+
+const PEER_FORM = '"name@host:port" (e.g. n2@10.0.0.2:7400) or {name, address}';
+
+/** A static peer: `name@host:port` in the file and in PGHERD_RAFT_PEERS, or {name, address}. Normalised to the object. */
+const peerSchema = z.preprocess(
+  (value) => {
+    if (typeof value !== 'string') return value;
+    const at = value.indexOf('@');
+    return at < 0 ? value : { name: value.slice(0, at), address: value.slice(at + 1) };
+  },
+  z.object({ name: memberName(), address: hostPort() }, { error: `expected ${PEER_FORM}` }).strict(),
+);
+
+/** PostgreSQL listen_addresses: '*' or a comma-separated list of hosts. */
+const listenAddresses = z
+  .string()
+  .refine(
+    (text) => text === '*' || text.split(',').every((host) => isValidHost(host.trim())),
+    'expected "*" or a comma-separated list of addresses (e.g. 0.0.0.0 or 10.0.0.1,127.0.0.1)',
+  );
+
+const parameterValue = z.union([z.string(), z.number(), z.boolean()]);
+
+export const configSchema = z
+  .object({
+    /** This member's unique name in the cluster (Raft id, member key, slot pgherd_<name>). Required: never derived from the hostname. */
+    name: memberName("this member's unique name in the cluster (or set PGHERD_NAME)"),
+    cluster_name: z.string().regex(CLUSTER_NAME, 'expected lowercase letters, digits, "_" and "-", at most 63 characters').default('pgherd'),
+    /** The agent's own state: the Raft log in <data_dir>/raft, and by default PGDATA and the socket directory. */
+    data_dir: absolutePath().default('/var/lib/pgherd'),
+    raft: z
+      .object({
+        /** Where the peer (and admin) gRPC service listens. */
+        bind: hostPort().default('0.0.0.0:7400'),
+        /** Where other members reach this node; defaults to bind unless bind is a wildcard address. */
+        advertise: hostPort().optional(),
+        /** Static discovery list; may include this node itself (same address as advertise), so every node can share one list. */
+        peers: z.array(peerSchema).max(64).default([]),
+        /** Voters of a fresh cluster: it forms once this many nodes know each other. */
+        bootstrap_expect: z.number().int().min(1).max(9).default(3),
+        tick_ms: z.number().int().min(10).max(10_000).default(100),
+        /** Minimum election timeout in ticks; each node randomises in [election_ticks, 2 * election_ticks). */
+        election_ticks: z.number().int().min(2).max(1000).default(10),
+        heartbeat_ticks: z.number().int().min(1).max(1000).default(1),
+        snapshot_every_entries: z.number().int().min(1).max(10_000_000).default(10_000),
+        compaction_keep_entries: z.number().int().min(0).max(10_000_000).default(1_000),
+        /** A voter unreachable this long may be replaced by a new node waiting to join. */
+        replace_unreachable_after_ms: z.number().int().min(1_000).max(7 * 24 * 3_600_000).default(300_000),
+      })
+      .strict()
+      .prefault({}),
+    postgresql: z
+      .object({
+        /** Directory of initdb, pg_ctl, postgres, pg_basebackup, pg_rewind; absent: auto-detected. */
+        bin_dir: absolutePath().optional(),
+        /** PGDATA; default <data_dir>/pgdata. */
+        data_dir: absolutePath().optional(),
+        /** listen_addresses. */
+        listen: listenAddresses.default('0.0.0.0'),
+        /** host:port clients and replicas use to reach this PostgreSQL; defaults to <listen>:<port> when listen is one non-wildcard host. */
+        connect_address: hostPort().optional(),
+        port: z.number().int().min(1).max(65535).default(5432),
+        /** unix_socket_directories; default <data_dir>/run; must be outside PGDATA (pg_basebackup would copy the lock file). */
+        socket_dir: absolutePath().optional(),
+        superuser: roleName().default('postgres'),
+        replication_user: roleName().default('pgherd_replicator'),
+        /** shared_buffers as a fraction of the machine's memory. */
+        shared_buffers_fraction: z.number().min(0.01).max(0.8).default(0.25),
+        /** Initial extra parameters of this node; the ones the agent sets per node are refused. */
+        parameters: z.record(z.string().regex(PARAMETER_NAME, 'a PostgreSQL parameter name'), parameterValue).default({}),
+        /** Executables run on events (absolute paths; not checked for existence here). */
+        callbacks: z
+          .object({
+            on_start: absolutePath().optional(),
+            on_stop: absolutePath().optional(),
+            on_role_change: absolutePath().optional(),
+            /** Runs before this node promotes; a non-zero exit or timeout aborts the promotion. */
+            pre_promote: absolutePath().optional(),
+          })
+          .strict()
+          .prefault({}),
+        /** Deadline of pre_promote; it counts against failover time. */
+        pre_promote_timeout_ms: z.number().int().min(100).max(600_000).default(5_000),
+      })
+      .strict()
+      .prefault({}),
+    http: z
+      .object({
+        /** Health checks (Patroni-compatible paths) and /metrics. */
+        listen: hostPort().default('0.0.0.0:8008'),
+      })
+      .strict()
+      .prefault({}),
+    /** As in Patroni. */
+    tags: z
+      .object({
+        nofailover: z.boolean().default(false),
+        noloadbalance: z.boolean().default(false),
+        clonefrom: z.boolean().default(false),
+        nosync: z.boolean().default(false),
+        /** Higher wins between equally advanced candidates; 0 = never promoted automatically. nofailover: true wins over any priority. */
+        failover_priority: z.number().int().min(0).max(1000).default(1),
+      })
+      .strict()
+      .prefault({}),
+    bootstrap: z
+      .object({
+        /** The initial dynamic configuration (src/config/dynamic.ts); it lives in the cluster state afterwards. */
+        dynamic: dynamicConfigSchema.prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    /** Peer and admin gRPC. Certificates: all three files or none (generation is a later feature). */
+    tls: z
+      .object({
+        /** Plain-text gRPC: for tests only. */
+        insecure: z.boolean().default(false),
+        ca_file: absolutePath().optional(),
+        cert_file: absolutePath().optional(),
+        key_file: absolutePath().optional(),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        format: z.enum(['json', 'pretty']).default('json'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+/** What the zod schema yields: defaults filled, derived defaults not yet. */
+export type ConfigInput = z.output<typeof configSchema>;
+
+export interface Peer {
+  readonly name: string;
+  readonly address: string;
+}
+
+type DeepReadonly<T> = T extends (infer E)[] ? readonly DeepReadonly<E>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
+/** The validated, deeply frozen configuration handed to the agent. */
+export type Config = DeepReadonly<
+  Omit<ConfigInput, 'raft' | 'postgresql' | 'bootstrap'> & {
+    raft: Omit<ConfigInput['raft'], 'advertise' | 'peers'> & { advertise: string; peers: Peer[] };
+    postgresql: Omit<ConfigInput['postgresql'], 'data_dir' | 'connect_address' | 'socket_dir'> & {
+      data_dir: string;
+      connect_address: string;
+      socket_dir: string;
+    };
+    bootstrap: { dynamic: DynamicConfig };
+  }
+>;
+
+/** Where the Raft log lives: fixed layout under the agent's data_dir. */
+export function raftLogDir(config: Pick<Config, 'data_dir'>): string {
+  return posix.join(config.data_dir, 'raft');
+}
+
+/**
+ * The defaults that depend on other keys. A value that cannot be derived
+ * (an address others must use, behind a wildcard bind) is required: the
+ * error names the key and says why.
+ */
+export function resolveDerivedDefaults(input: ConfigInput): Config {
+  const bind = parseHostPort(input.raft.bind)!;
+  if (input.raft.advertise === undefined && isWildcardHost(bind.host)) {
+    throw new ConfigError(
+      'raft.advertise',
+      `is required when raft.bind (${input.raft.bind}) is a wildcard address: set the ${HOST_PORT_FORM} other members use to reach this node`,
+    );
+  }
+  const listen = input.postgresql.listen;
+  const singleListenHost = listen !== '*' && !listen.includes(',') && !isWildcardHost(listen) ? listen : undefined;
+  if (input.postgresql.connect_address === undefined && singleListenHost === undefined) {
+    throw new ConfigError(
+      'postgresql.connect_address',
+      `is required when postgresql.listen (${listen}) is a wildcard or a list: set the host:port (e.g. 10.0.0.1:5432) replicas and clients use to reach this PostgreSQL`,
+    );
+  }
+  return {
+    ...input,
+    raft: inSchemaOrder(configSchema.shape.raft, { ...input.raft, advertise: input.raft.advertise ?? input.raft.bind }),
+    postgresql: inSchemaOrder(configSchema.shape.postgresql, {
+      ...input.postgresql,
+      data_dir: input.postgresql.data_dir ?? posix.join(input.data_dir, 'pgdata'),
+      socket_dir: input.postgresql.socket_dir ?? posix.join(input.data_dir, 'run'),
+      connect_address: input.postgresql.connect_address ?? `${formatHost(singleListenHost!)}:${input.postgresql.port}`,
+    }),
+  };
+}
+
+/** The same object with its keys in the schema's order (derived keys are added last otherwise), so the effective config reads like the example. */
+function inSchemaOrder<T extends object>(schema: z.ZodType, value: T): T {
+  const order = Object.keys(objectShape(schema) ?? {});
+  const entries = Object.entries(value).sort(([a], [b]) => order.indexOf(a) - order.indexOf(b));
+  return Object.fromEntries(entries) as T;
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * Keys that do not exist (any more, or in pgherd at all) with what to write
+ * instead; mostly Patroni habits. Checked before the "did you mean" hint.
+ */
+export const RENAMED_KEYS: ReadonlyMap<string, string> = new Map([
+  ['scope', 'cluster_name'],
+  ['namespace', 'cluster_name'],
+  ['restapi', 'http (http.listen)'],
+  ['ttl', 'bootstrap.dynamic.ttl_ms'],
+  ['loop_wait', 'bootstrap.dynamic.loop_wait_ms'],
+  ['maximum_lag_on_failover', 'bootstrap.dynamic.maximum_lag_on_failover_bytes'],
+  ['bootstrap.dcs', 'bootstrap.dynamic'],
+  ['raft.self_addr', 'raft.advertise'],
+  ['raft.partner_addrs', 'raft.peers'],
+  ['raft.election_timeout_ms', 'raft.election_ticks (in ticks of raft.tick_ms)'],
+  ['raft.heartbeat_ms', 'raft.heartbeat_ticks (in ticks of raft.tick_ms)'],
+  ['postgresql.data_directory', 'postgresql.data_dir'],
+  ['postgresql.pgdata', 'postgresql.data_dir'],
+  ['postgresql.bin-dir', 'postgresql.bin_dir'],
+  ['postgresql.listen_addresses', 'postgresql.listen'],
+  ['postgresql.unix_socket_directories', 'postgresql.socket_dir'],
+  ['postgresql.authentication', 'postgresql.superuser and postgresql.replication_user (passwords are generated)'],
+  ['bootstrap.dynamic.ttl', 'bootstrap.dynamic.ttl_ms'],
+  ['bootstrap.dynamic.loop_wait', 'bootstrap.dynamic.loop_wait_ms'],
+  ['bootstrap.dynamic.maximum_lag_on_failover', 'bootstrap.dynamic.maximum_lag_on_failover_bytes'],
+  ['bootstrap.dynamic.postgresql', 'bootstrap.dynamic.postgresql_parameters'],
+]);
