@@ -5,33 +5,12 @@ import test, { type ExecutionContext } from 'ava';
 import { Level } from 'level';
 import { silentLogger } from '../../../src/lib/logger.js';
 import { SeededRng } from '../../../src/lib/random.js';
-import type { Message } from '../../../src/raft/core/types.js';
-import type { Transport, TransportHandlers } from '../../../src/raft/driver/contracts.js';
+import type { TransportHandlers } from '../../../src/raft/driver/contracts.js';
 import { LevelLogStore } from '../../../src/raft/driver/level-storage.js';
 import { RaftDriver, type RaftDriverOptions } from '../../../src/raft/driver/raft-driver.js';
 import { CounterStateMachine } from '../../../scripts/lib/kv-state-machine.js';
+import { MemoryHub } from '../../helpers/memory-hub.js';
 
-/** An in-process network: messages are delivered on the next turn of the event loop, in order. */
-class Hub {
-  readonly handlers = new Map<string, TransportHandlers>();
-  readonly cut = new Set<string>();
-
-  transport(id: string, handlers: TransportHandlers): Transport {
-    this.handlers.set(id, handlers);
-    return {
-      send: (messages: readonly Message[]) => {
-        for (const m of messages) {
-          if (this.cut.has(m.from) || this.cut.has(m.to)) continue;
-          setImmediate(() => this.handlers.get(m.to)?.onMessage(m));
-        }
-      },
-      setPeers: () => {},
-      stop: async () => {
-        this.handlers.delete(id);
-      },
-    };
-  }
-}
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -43,7 +22,7 @@ async function tempDir(t: ExecutionContext): Promise<string> {
 
 async function startNode(
   t: ExecutionContext,
-  hub: Hub,
+  hub: MemoryHub,
   dir: string,
   id: string,
   ids: string[],
@@ -78,7 +57,7 @@ async function until(what: string, probe: () => boolean, timeoutMs = 10_000): Pr
 
 test('a single voter elects itself; propose resolves with the state machine result; read is linearizable', async (t) => {
   const dir = await tempDir(t);
-  const { driver, sm } = await startNode(t, new Hub(), dir, 'n1', ['n1']);
+  const { driver, sm } = await startNode(t, new MemoryHub(), dir, 'n1', ['n1']);
   await until('leadership', () => driver.isLeader());
   t.is(await driver.propose(bytes('a')), 1);
   t.is(await driver.propose(bytes('b')), 2);
@@ -88,7 +67,7 @@ test('a single voter elects itself; propose resolves with the state machine resu
 
 test('restart recovers the applied state from the log and from a snapshot', async (t) => {
   const dir = await tempDir(t);
-  const hub = new Hub();
+  const hub = new MemoryHub();
   const first = await startNode(t, hub, dir, 'n1', ['n1'], { snapshotEveryEntries: 10, compactionKeepEntries: 2 });
   await until('leadership', () => first.driver.isLeader());
   for (let i = 0; i < 25; i++) await first.driver.propose(bytes(`x${i}`));
@@ -106,7 +85,7 @@ test('restart recovers the applied state from the log and from a snapshot', asyn
 
 test('a follower refuses proposals with NotLeaderError naming the leader', async (t) => {
   const dir = await tempDir(t);
-  const hub = new Hub();
+  const hub = new MemoryHub();
   const ids = ['n1', 'n2', 'n3'];
   const nodes = await Promise.all(ids.map((id) => startNode(t, hub, dir, id, ids)));
   await until('a leader', () => nodes.some((n) => n.driver.isLeader()) && nodes.every((n) => n.driver.leaderId() !== ''));
@@ -120,7 +99,7 @@ test('a follower refuses proposals with NotLeaderError naming the leader', async
 
 test('a proposal that cannot commit times out with a typed error; stop() rejects what is pending', async (t) => {
   const dir = await tempDir(t);
-  const hub = new Hub();
+  const hub = new MemoryHub();
   const ids = ['n1', 'n2', 'n3'];
   // Check-quorum off: the cut-off leader must stay leader for the whole test.
   const nodes = await Promise.all(ids.map((id) => startNode(t, hub, dir, id, ids, { checkQuorum: false })));
@@ -155,7 +134,7 @@ test('invalid driver options are rejected naming the option', async (t) => {
     bootstrap: true,
     store,
     stateMachine: new CounterStateMachine(),
-    createTransport: async (handlers: TransportHandlers) => new Hub().transport('n1', handlers),
+    createTransport: async (handlers: TransportHandlers) => new MemoryHub().transport('n1', handlers),
     rng: new SeededRng(1),
     logger: silentLogger,
   };

@@ -1,0 +1,92 @@
+import type { ClusterState } from './state.js';
+
+/**
+ * Why a command was refused. Stable: the HA loop branches on them and they
+ * go to logs, metrics and the admin API (test/unit/cluster/commands.test.ts
+ * freezes the list). A refused command changes nothing.
+ */
+export const REJECTION_CODES = [
+  /** initializeClaim: someone already claimed (or finished) initialization; initializeDone: a different system identifier is recorded. */
+  'ALREADY_INITIALIZED',
+  /** initializeDone: nobody claimed initialization; promote: the first primary before initdb finished. */
+  'NOT_INITIALIZED',
+  /** initializeDone / first promote: by a member other than the claimant. */
+  'NOT_INITIALIZER',
+  'UNKNOWN_MEMBER',
+  /** registerMember: the cluster already has MEMBERS_MAX members. */
+  'TOO_MANY_MEMBERS',
+  /** removeMember: the member holds the leader key. */
+  'MEMBER_IS_LEADER',
+  /** removeMember: the member is in the sync set (remove it from sync first). */
+  'MEMBER_IN_SYNC',
+  /** promote / requestSwitchover: the member is tagged nofailover or failover_priority 0. */
+  'MEMBER_INELIGIBLE',
+  /** setSync: a member is tagged nosync. */
+  'MEMBER_NOSYNC',
+  /** No leader, or a different member holds it. */
+  'NOT_LEADER_HOLDER',
+  /** The leader epoch is not the one the command expected. */
+  'EPOCH_MISMATCH',
+  /** setSync: the sync epoch is not the one the command expected. */
+  'SYNC_EPOCH_MISMATCH',
+  /** promote: a new primary's timeline must be newer than the last one. */
+  'TIMELINE_NOT_NEWER',
+  /** promote in synchronous mode: the candidate is neither in the sync set nor the last primary. */
+  'NOT_SYNC_STANDBY',
+  /** patchConfig: the config version is not the one the command expected. */
+  'VERSION_MISMATCH',
+  /** patchConfig: the merged configuration is invalid; `key` names the offending key. */
+  'INVALID_CONFIG',
+  /** recordSlot: another member's slot already has this slot name. */
+  'SLOT_NAME_CONFLICT',
+  'UNKNOWN_SLOT',
+  'SWITCHOVER_PENDING',
+  'NO_SWITCHOVER',
+  /** The command is self-contradictory (e.g. a switchover to the primary itself). */
+  'INVALID',
+  /** The log entry did not decode as a command (ClusterStateMachine only). */
+  'MALFORMED_COMMAND',
+] as const;
+
+export type RejectionCode = (typeof REJECTION_CODES)[number];
+
+export interface ApplySuccess {
+  readonly ok: true;
+  /** The leader epoch after the command (promote, renewLease, releaseLeader). */
+  readonly epoch?: number;
+  /** The sync epoch after setSync. */
+  readonly syncEpoch?: number;
+  /** The config version after patchConfig. */
+  readonly version?: number;
+  /** The renewal sequence number after renewLease. */
+  readonly seq?: number;
+  /** registerMember: a new member (false: a re-registration). */
+  readonly created?: boolean;
+  /** False when the command was a no-op repeat (initializeClaim/Done retries, setPause to the current value). */
+  readonly changed?: boolean;
+  /** promote: a pending switchover was settled by this promotion. */
+  readonly switchoverCleared?: boolean;
+}
+
+export interface ApplyRejection {
+  readonly ok: false;
+  readonly code: RejectionCode;
+  readonly reason: string;
+  /** INVALID_CONFIG: the configuration key at fault. */
+  readonly key?: string;
+}
+
+export type ApplyResult = ApplySuccess | ApplyRejection;
+
+export interface ApplyOutcome {
+  readonly state: ClusterState;
+  readonly result: ApplyResult;
+}
+
+export function accepted(state: ClusterState, detail: Omit<ApplySuccess, 'ok'> = {}): ApplyOutcome {
+  return { state, result: { ok: true, ...detail } };
+}
+
+export function rejected(state: ClusterState, code: RejectionCode, reason: string, key?: string): ApplyOutcome {
+  return { state, result: key === undefined ? { ok: false, code, reason } : { ok: false, code, reason, key } };
+}

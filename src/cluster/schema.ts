@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { canonicalLsn, isLsnText } from './lsn.js';
+import { BOOTSTRAP_METHODS, DEFAULT_TAGS, MEMBER_NAME_PATTERN, MEMBER_ROLES, SWITCH_KINDS } from './state.js';
+
+/**
+ * The zod pieces shared by the command decoder and the snapshot decoder.
+ * Bounds are limits with a reason: free text is for operators and logs, so
+ * 1 KiB is plenty and keeps a hostile or buggy proposer from bloating the log.
+ */
+export const TEXT_MAX_CHARS = 1024;
+export const ADDRESS_MAX_CHARS = 255;
+const UINT64_MAX = (1n << 64n) - 1n;
+
+export const memberNameSchema = z.string().regex(MEMBER_NAME_PATTERN, 'must be a member name (letters, digits, _ . -; at most 56 characters)');
+export const timeMsSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+export const bytesSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+export const epochSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+export const timelineSchema = z.number().int().min(1).max(0xffff_ffff);
+export const textSchema = z.string().max(TEXT_MAX_CHARS);
+export const addressSchema = z.string().min(1).max(ADDRESS_MAX_CHARS);
+
+/** An LSN in `X/Y` form, normalised to the canonical spelling so that equal LSNs encode equally. */
+export const lsnSchema = z
+  .string()
+  .refine(isLsnText, 'must be an LSN (X/Y in hex)')
+  .transform((text) => canonicalLsn(text));
+
+/** PostgreSQL's system identifier: an unsigned 64-bit integer in decimal. */
+export const systemIdentifierSchema = z
+  .string()
+  .regex(/^[1-9][0-9]{0,19}$/, 'must be a PostgreSQL system identifier (decimal)')
+  .refine((text) => BigInt(text) <= UINT64_MAX, 'must fit in 64 bits');
+
+export const tagsSchema = z
+  .object({
+    nofailover: z.boolean().default(DEFAULT_TAGS.nofailover),
+    noloadbalance: z.boolean().default(DEFAULT_TAGS.noloadbalance),
+    clonefrom: z.boolean().default(DEFAULT_TAGS.clonefrom),
+    nosync: z.boolean().default(DEFAULT_TAGS.nosync),
+    failover_priority: z.number().int().min(0).max(1_000_000).default(DEFAULT_TAGS.failover_priority),
+  })
+  .strict();
+
+export const registrationFields = {
+  raftAddress: addressSchema,
+  postgresHost: addressSchema,
+  postgresPort: z.number().int().min(1).max(65_535),
+  httpAddress: addressSchema,
+  tags: tagsSchema.default(DEFAULT_TAGS),
+};
+
+export const statusFields = {
+  role: z.enum(MEMBER_ROLES),
+  state: textSchema,
+  timeline: timelineSchema.nullable(),
+  receiveLsn: lsnSchema.nullable(),
+  replayLsn: lsnSchema.nullable(),
+  flushLsn: lsnSchema.nullable(),
+  lagBytes: bytesSchema.nullable(),
+};
+
+export const bootstrapPlanFields = {
+  method: z.enum(BOOTSTRAP_METHODS),
+  source: z.string().min(1).max(ADDRESS_MAX_CHARS),
+  reason: textSchema,
+  walBytesSinceBackup: bytesSchema.nullable(),
+  backupBytes: bytesSchema.nullable(),
+};
+
+export const switchKindSchema = z.enum(SWITCH_KINDS);
+
+/**
+ * A JSON merge patch (RFC 7386) of the dynamic configuration: an object,
+ * passed through as parsed (not rebuilt, so a `__proto__` key stays an own
+ * key for the config schema to refuse); the merged result is validated whole.
+ */
+export const configPatchSchema = z.custom<Record<string, unknown>>(
+  (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+  'must be an object (a JSON merge patch)',
+);

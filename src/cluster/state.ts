@@ -1,0 +1,201 @@
+import { DYNAMIC_DEFAULTS, type DynamicConfig } from '../config/dynamic.js';
+import type { Lsn } from './lsn.js';
+
+/**
+ * The replicated cluster state (DESIGN §4): plain, immutable data. Only
+ * apply.ts produces new states; every time in here came from a command
+ * (`atMs`, wall-clock milliseconds set by the proposer), never from a clock
+ * read during apply. Absent values are `null` (not `undefined`) so that the
+ * snapshot encoding round-trips exactly.
+ */
+export interface ClusterState {
+  readonly initialize: InitializeState | null;
+  readonly config: VersionedConfig;
+  readonly members: Readonly<Record<string, Member>>;
+  /** The highest leader epoch ever granted; 0 before the first primary. Kept when the leader key is released. */
+  readonly epoch: number;
+  /** The timeline and member of the most recent primary (0 and null before the first). */
+  readonly lastPrimary: { readonly member: string | null; readonly timeline: number };
+  readonly leader: Leader | null;
+  readonly sync: SyncState;
+  readonly slots: Readonly<Record<string, Slot>>;
+  readonly bootstrap: Readonly<Record<string, BootstrapPlan>>;
+  /** Every timeline switch, oldest first; timelines strictly increase. */
+  readonly history: readonly HistoryEntry[];
+  readonly switchover: Switchover | null;
+  readonly pause: PauseState;
+}
+
+export interface InitializeState {
+  /** The member that claimed the right to run initdb (first claim wins). */
+  readonly member: string;
+  readonly claimedAtMs: number;
+  /** PostgreSQL's system identifier (a 64-bit unsigned integer as decimal text) once initdb succeeded. */
+  readonly systemIdentifier: string | null;
+  readonly doneAtMs: number | null;
+}
+
+export interface VersionedConfig {
+  /** 0 until the first patch (the values are then the schema defaults); +1 on every accepted patch. */
+  readonly version: number;
+  readonly values: DynamicConfig;
+}
+
+/**
+ * Tags as in Patroni, with Patroni's names. `failover_priority`: higher is
+ * preferred among candidates at equal LSN; 0 means never promote (as
+ * `nofailover`). Default 1.
+ */
+export interface MemberTags {
+  readonly nofailover: boolean;
+  readonly noloadbalance: boolean;
+  readonly clonefrom: boolean;
+  readonly nosync: boolean;
+  readonly failover_priority: number;
+}
+
+export interface MemberRegistration {
+  /** host:port of the Raft peer service. */
+  readonly raftAddress: string;
+  readonly postgresHost: string;
+  readonly postgresPort: number;
+  /** host:port of the HTTP health/metrics endpoint. */
+  readonly httpAddress: string;
+  readonly tags: MemberTags;
+  /** When the member first registered (kept across re-registrations). */
+  readonly registeredAtMs: number;
+}
+
+export const MEMBER_ROLES = ['primary', 'replica', 'starting', 'stopped', 'crashed', 'unknown'] as const;
+export type MemberRole = (typeof MEMBER_ROLES)[number];
+
+export interface MemberStatus {
+  readonly role: MemberRole;
+  /** Free text for operators (e.g. 'streaming', 'running pg_rewind'); never branched on. */
+  readonly state: string;
+  readonly timeline: number | null;
+  readonly receiveLsn: Lsn | null;
+  readonly replayLsn: Lsn | null;
+  readonly flushLsn: Lsn | null;
+  readonly lagBytes: number | null;
+  readonly reportedAtMs: number;
+}
+
+export interface Member {
+  readonly registration: MemberRegistration;
+  /** The latest reported status; null until the first report. */
+  readonly status: MemberStatus | null;
+}
+
+export interface Leader {
+  readonly member: string;
+  /** Strictly increasing across promotions, starting at 1. */
+  readonly epoch: number;
+  readonly timeline: number;
+  readonly sinceMs: number;
+  /** The last committed renewal: its proposer's time and a per-epoch sequence number (0 = the promotion itself). */
+  readonly lastRenewal: { readonly atMs: number; readonly seq: number };
+}
+
+export interface SyncState {
+  /** The synchronous standbys recorded for failover decisions (sorted, unique). */
+  readonly members: readonly string[];
+  /** A compare-and-set version: +1 on every accepted setSync. */
+  readonly epoch: number;
+}
+
+export interface Slot {
+  readonly slotName: string;
+  readonly createdAtLsn: Lsn;
+  readonly createdByEpoch: number;
+}
+
+export const BOOTSTRAP_METHODS = ['s3', 'basebackup'] as const;
+export type BootstrapMethod = (typeof BOOTSTRAP_METHODS)[number];
+
+export interface BootstrapPlan {
+  readonly method: BootstrapMethod;
+  /** The base backup id (s3) or the member to copy from (basebackup). */
+  readonly source: string;
+  readonly reason: string;
+  /** WAL written since the backup started, and the backup's size: the numbers behind the choice (required for s3). */
+  readonly walBytesSinceBackup: number | null;
+  readonly backupBytes: number | null;
+  readonly decidedAtMs: number;
+}
+
+export const SWITCH_KINDS = ['failover', 'switchover', 'manual'] as const;
+export type SwitchKind = (typeof SWITCH_KINDS)[number];
+
+export interface HistoryEntry {
+  /** The new timeline. */
+  readonly timeline: number;
+  /** Where the old timeline ended (as reported by the promoter). */
+  readonly switchLsn: Lsn;
+  readonly atMs: number;
+  readonly reason: string;
+  readonly oldPrimary: string | null;
+  readonly newPrimary: string;
+  readonly kind: SwitchKind;
+}
+
+export interface Switchover {
+  readonly from: string;
+  /** The chosen replica; null lets the HA layer pick the best candidate. */
+  readonly to: string | null;
+  /** Not before this wall-clock time; null = as soon as possible. */
+  readonly scheduledAtMs: number | null;
+  readonly requestedAtMs: number;
+}
+
+export interface PauseState {
+  readonly paused: boolean;
+  /** Who changed it last (a member or an operator) and when; null before the first change. */
+  readonly by: string | null;
+  readonly atMs: number | null;
+}
+
+/** Member names are Raft node ids: at most 56 characters so that `pgherd_<name>` fits PostgreSQL's 63-byte names. */
+export const MEMBER_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,55}$/;
+
+/**
+ * A bound on registered members: every member costs a status report per
+ * loop through the log and a replication slot on the primary; far beyond
+ * any Raft group (3-7 voters) plus read replicas that pgherd is meant for.
+ */
+export const MEMBERS_MAX = 64;
+
+export const DEFAULT_TAGS: MemberTags = Object.freeze({
+  nofailover: false,
+  noloadbalance: false,
+  clonefrom: false,
+  nosync: false,
+  failover_priority: 1,
+});
+
+export function initialClusterState(): ClusterState {
+  return {
+    initialize: null,
+    config: { version: 0, values: DYNAMIC_DEFAULTS },
+    members: {},
+    epoch: 0,
+    lastPrimary: { member: null, timeline: 0 },
+    leader: null,
+    sync: { members: [], epoch: 0 },
+    slots: {},
+    bootstrap: {},
+    history: [],
+    switchover: null,
+    pause: { paused: false, by: null, atMs: null },
+  };
+}
+
+/** The physical replication slot the primary keeps for `member`: `pgherd_` + the name lower-cased, other characters as `_`. */
+export function slotNameFor(member: string): string {
+  return `pgherd_${member.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`;
+}
+
+/** Whether a member may ever be promoted by its tags. */
+export function isPromotable(tags: MemberTags): boolean {
+  return !tags.nofailover && tags.failover_priority > 0;
+}
