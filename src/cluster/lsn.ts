@@ -1,36 +1,13 @@
 /**
- * PostgreSQL log sequence numbers. An LSN is a 64-bit byte position in the
- * WAL, written by PostgreSQL as two hex halves `X/Y` (high/low 32 bits).
- * Values above 2^53 are real (a busy cluster gets there), so arithmetic and
- * comparison go through bigint; the cluster state stores the canonical text
- * form (upper-case hex, no leading zeros), which is exact and JSON-safe.
+ * LSNs as the cluster state stores them: PostgreSQL's canonical `X/Y` text
+ * (exact and JSON-safe), compared and subtracted through bigint. The
+ * primitives live in src/lib/lsn.ts.
  */
+import { formatLsn, parseLsn } from '../lib/lsn.js';
+
+export { formatLsn, isLsnText, LSN_MAX, parseLsn } from '../lib/lsn.js';
+
 export type Lsn = string;
-
-const LSN_PATTERN = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/;
-const HALF_BITS = 32n;
-const HALF_MASK = (1n << HALF_BITS) - 1n;
-export const LSN_MAX = (1n << 64n) - 1n;
-
-/** True when `text` is an LSN in PostgreSQL's `X/Y` form (any case, leading zeros allowed). */
-export function isLsnText(text: string): boolean {
-  return LSN_PATTERN.test(text);
-}
-
-/** Parse PostgreSQL's `X/Y` into its 64-bit value. Throws RangeError on malformed text. */
-export function parseLsn(text: string): bigint {
-  const match = LSN_PATTERN.exec(text);
-  if (!match) throw new RangeError(`not an LSN (expected X/Y in hex): ${JSON.stringify(text)}`);
-  return (BigInt(`0x${match[1]!}`) << HALF_BITS) | BigInt(`0x${match[2]!}`);
-}
-
-/** Format a 64-bit value as PostgreSQL does: `X/Y`, upper-case hex. */
-export function formatLsn(value: bigint): Lsn {
-  if (value < 0n || value > LSN_MAX) throw new RangeError(`LSN out of range: ${value}`);
-  const high = (value >> HALF_BITS).toString(16).toUpperCase();
-  const low = (value & HALF_MASK).toString(16).toUpperCase();
-  return `${high}/${low}`;
-}
 
 /** The canonical text of an LSN given in any accepted spelling (`0/0000ABCD` → `0/ABCD`). */
 export function canonicalLsn(text: string): Lsn {

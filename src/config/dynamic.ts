@@ -40,7 +40,11 @@ export const dynamicConfigSchema = z
 /** Keys are snake_case with the unit last, as in the YAML file and `pgherdctl edit-config -s key=value`. */
 export type DynamicConfig = Readonly<z.infer<typeof dynamicConfigSchema>>;
 
-/** Parameters the agent sets per node; a cluster-wide value would break replication or addressing. */
+/**
+ * Parameters the agent sets per node (src/postgres/conf.ts buildServerArgs,
+ * synchronous-mode management, archiving); a cluster-wide or per-node
+ * configured value would break replication, addressing or fencing.
+ */
 export const AGENT_OWNED_PARAMETERS: ReadonlySet<string> = new Set([
   'listen_addresses',
   'port',
@@ -53,6 +57,7 @@ export const AGENT_OWNED_PARAMETERS: ReadonlySet<string> = new Set([
   'archive_command',
   'restore_command',
   'data_directory',
+  'config_file',
   'hba_file',
   'ident_file',
 ]);

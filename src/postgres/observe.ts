@@ -1,0 +1,100 @@
+import { parseLsn, parseLsnOrNull, type LsnValue as Lsn } from '../lib/lsn.js';
+import { withConnection, type LocalConnection } from './sql.js';
+
+export interface ReplicationRow {
+  readonly applicationName: string;
+  readonly clientAddr: string | null;
+  readonly state: string;
+  readonly syncState: string;
+  readonly sentLsn: Lsn | null;
+  readonly flushLsn: Lsn | null;
+  readonly replayLsn: Lsn | null;
+}
+
+export interface SlotRow {
+  readonly slotName: string;
+  readonly slotType: string;
+  readonly active: boolean;
+  readonly restartLsn: Lsn | null;
+}
+
+interface Common {
+  /** pg_control_system(): identical on every member of one cluster. */
+  readonly systemIdentifier: bigint;
+  readonly slots: readonly SlotRow[];
+  /** Standbys streaming from this node (a replica can cascade, so both roles have it). */
+  readonly replication: readonly ReplicationRow[];
+}
+
+export interface PrimaryObservation extends Common {
+  readonly role: 'primary';
+  /** From the current WAL file name: exact right after promotion, unlike pg_control_checkpoint(). */
+  readonly timeline: number;
+  readonly currentLsn: Lsn;
+}
+
+export interface ReplicaObservation extends Common {
+  readonly role: 'replica';
+  /** The timeline being streamed (pg_stat_wal_receiver.received_tli) when streaming, else the last checkpoint's. */
+  readonly timeline: number;
+  /** Whether a WAL receiver is connected to a primary. */
+  readonly streaming: boolean;
+  readonly receiveLsn: Lsn | null;
+  readonly replayLsn: Lsn | null;
+}
+
+export type Observation = PrimaryObservation | ReplicaObservation;
+
+/** One round trip's worth of facts about the local PostgreSQL, over the unix socket, with short timeouts. */
+export async function observe(conn: LocalConnection): Promise<Observation> {
+  return withConnection(conn, 'observe', async (client) => {
+    const base = (
+      await client.query<{ in_recovery: boolean; system_identifier: string; checkpoint_tli: number }>(
+        `SELECT pg_is_in_recovery() AS in_recovery,
+                (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
+                (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_tli`,
+      )
+    ).rows[0]!;
+    const replication = (
+      await client.query<{ application_name: string; client_addr: string | null; state: string; sync_state: string; sent_lsn: string | null; flush_lsn: string | null; replay_lsn: string | null }>(
+        'SELECT application_name, client_addr::text, state, sync_state, sent_lsn::text, flush_lsn::text, replay_lsn::text FROM pg_stat_replication ORDER BY application_name',
+      )
+    ).rows.map((r) => ({
+      applicationName: r.application_name,
+      clientAddr: r.client_addr,
+      state: r.state,
+      syncState: r.sync_state,
+      sentLsn: parseLsnOrNull(r.sent_lsn),
+      flushLsn: parseLsnOrNull(r.flush_lsn),
+      replayLsn: parseLsnOrNull(r.replay_lsn),
+    }));
+    const slots = await listSlotsWith(client);
+    const common = { systemIdentifier: BigInt(base.system_identifier), slots, replication };
+    if (!base.in_recovery) {
+      const row = (await client.query<{ lsn: string; walfile: string }>('SELECT pg_current_wal_lsn()::text AS lsn, pg_walfile_name(pg_current_wal_lsn()) AS walfile')).rows[0]!;
+      return { role: 'primary', ...common, timeline: parseInt(row.walfile.slice(0, 8), 16), currentLsn: parseLsn(row.lsn) };
+    }
+    const row = (
+      await client.query<{ receive: string | null; replay: string | null; received_tli: number | null; status: string | null }>(
+        `SELECT pg_last_wal_receive_lsn()::text AS receive, pg_last_wal_replay_lsn()::text AS replay,
+                (SELECT received_tli FROM pg_stat_wal_receiver) AS received_tli,
+                (SELECT status FROM pg_stat_wal_receiver) AS status`,
+      )
+    ).rows[0]!;
+    return {
+      role: 'replica',
+      ...common,
+      timeline: row.received_tli ?? base.checkpoint_tli,
+      streaming: row.status === 'streaming',
+      receiveLsn: parseLsnOrNull(row.receive),
+      replayLsn: parseLsnOrNull(row.replay),
+    };
+  });
+}
+
+type Queryable = { query<R extends object>(text: string): Promise<{ rows: R[] }> };
+
+export async function listSlotsWith(client: Queryable): Promise<SlotRow[]> {
+  const rows = (await client.query<{ slot_name: string; slot_type: string; active: boolean; restart_lsn: string | null }>('SELECT slot_name, slot_type, active, restart_lsn::text FROM pg_replication_slots ORDER BY slot_name')).rows;
+  return rows.map((r) => ({ slotName: r.slot_name, slotType: r.slot_type, active: r.active, restartLsn: parseLsnOrNull(r.restart_lsn) }));
+}

@@ -1,0 +1,67 @@
+import type { Logger } from '../lib/logger.js';
+import { silentLogger } from '../lib/logger.js';
+import type { PgBinaries } from './binaries.js';
+import type { SourceServer } from './basebackup.js';
+import { buildConninfo, removeStandbySignal, scrubAutoConf } from './conf.js';
+import type { PgOsUser } from './os-user.js';
+import { withTempPassfile } from './passfile-temp.js';
+import { withConnection } from './sql.js';
+import { runTool } from './tool.js';
+
+export const REWIND_TIMEOUT_MS_DEFAULT = 600_000;
+const CHECKPOINT_TIMEOUT_MS = 60_000;
+
+export interface RewindOptions {
+  readonly binaries: PgBinaries;
+  readonly osUser: PgOsUser;
+  /** The stopped, diverged data directory. */
+  readonly dataDir: string;
+  /** The new primary, as the rewind role (pgherd_rewind: the pg_rewind grants plus pg_checkpoint). */
+  readonly source: SourceServer;
+  readonly timeoutMs?: number;
+  readonly log?: Logger;
+}
+
+export type RewindResult =
+  | { readonly ok: true; readonly rewound: boolean; readonly durationMs: number }
+  | { readonly ok: false; readonly exitCode: number | null; readonly stderrTail: string; readonly durationMs: number };
+
+/**
+ * Rewind a diverged former primary onto the source's timeline. Runs a
+ * CHECKPOINT on the source first (a just-promoted primary's control file
+ * still names the old timeline until its first checkpoint, and pg_rewind
+ * would answer "no rewind required"). The target must be stopped; pg_rewind
+ * (13+) runs single-user crash recovery itself when it was not shut down
+ * cleanly. Afterwards copied node-specific settings and signal files are
+ * removed; start it with role 'standby'. A pg_rewind failure is a result,
+ * not an exception: the caller decides to re-clone (DESIGN §5 Rejoin). An
+ * unreachable source (the CHECKPOINT fails) throws PgQueryError: nothing was
+ * touched, and re-cloning from an unreachable source would fail too.
+ */
+export async function rewind(options: RewindOptions): Promise<RewindResult> {
+  const log = options.log ?? silentLogger;
+  const { source } = options;
+  const started = performance.now();
+  await withConnection(
+    { host: source.host, port: source.port, user: source.user, password: source.password, database: 'postgres', connectTimeoutMs: 5000, statementTimeoutMs: CHECKPOINT_TIMEOUT_MS },
+    'CHECKPOINT on the rewind source',
+    (client) => client.query('CHECKPOINT'),
+  );
+  const run = await withTempPassfile(options.osUser, source.user, source.password, (passfile) => {
+    const conninfo = buildConninfo({ host: source.host, port: source.port, user: source.user, dbname: 'postgres', passfile, connect_timeout: 10 });
+    return runTool(options.binaries.path('pg_rewind'), [`--target-pgdata=${options.dataDir}`, `--source-server=${conninfo}`], {
+      user: options.osUser,
+      timeoutMs: options.timeoutMs ?? REWIND_TIMEOUT_MS_DEFAULT,
+    });
+  });
+  const durationMs = Math.round(performance.now() - started);
+  if (run.exitCode !== 0) {
+    log.error({ dataDir: options.dataDir, exitCode: run.exitCode, stderrTail: run.stderrTail.slice(-2000), durationMs }, 'postgres.rewind_failed');
+    return { ok: false, exitCode: run.exitCode, stderrTail: run.stderrTail, durationMs };
+  }
+  const rewound = !/no rewind required/.test(run.stderrTail + run.stdout);
+  const scrubbed = await scrubAutoConf(options.dataDir);
+  await removeStandbySignal(options.dataDir);
+  log.info({ dataDir: options.dataDir, rewound, scrubbed, durationMs }, 'postgres.rewind_done');
+  return { ok: true, rewound, durationMs };
+}

@@ -1,0 +1,82 @@
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ExecutionContext } from 'ava';
+import { findPgBinaries, type PgBinaries } from '../../../src/postgres/binaries.js';
+import type { ServerSettings, StandbyTarget } from '../../../src/postgres/conf.js';
+import { chownToPg, resolvePgOsUser, type PgOsUser } from '../../../src/postgres/os-user.js';
+import { PostgresController } from '../../../src/postgres/process.js';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface Env {
+  readonly baseDir: string;
+  readonly binaries: PgBinaries;
+  readonly osUser: PgOsUser;
+}
+
+/** A private test directory the postgres OS user owns, removed (after every node is stopped) in teardown. */
+export async function testEnv(t: ExecutionContext, nodes: TestNode[]): Promise<Env> {
+  const baseDir = await mkdtemp(join(tmpdir(), 'pgherd-pg-it-'));
+  const osUser = await resolvePgOsUser();
+  await chownToPg(osUser, baseDir);
+  await chmod(baseDir, 0o700);
+  t.teardown(async () => {
+    for (const node of nodes) await node.controller.stop({ mode: 'immediate', timeoutMs: 5000, escalationStepMs: 2000 }).catch(() => {});
+    await rm(baseDir, { recursive: true, force: true });
+  });
+  return { baseDir, osUser, binaries: await findPgBinaries() };
+}
+
+export interface TestNode {
+  readonly name: string;
+  readonly dataDir: string;
+  readonly port: number;
+  readonly controller: PostgresController;
+  settings(standby?: StandbyTarget, parameters?: ServerSettings['parameters']): ServerSettings;
+}
+
+export async function testNode(env: Env, name: string, superuser: { user: string; password: string }): Promise<TestNode> {
+  const dir = join(env.baseDir, name);
+  const dataDir = join(dir, 'data');
+  const socketDir = join(dir, 'run');
+  const port = await freePort();
+  const controller = new PostgresController({ binaries: env.binaries, osUser: env.osUser, dataDir, logDir: join(dir, 'log'), superuser });
+  return {
+    name,
+    dataDir,
+    port,
+    controller,
+    settings: (standby, parameters) => ({
+      listenAddresses: '127.0.0.1',
+      port,
+      socketDir,
+      clusterName: name,
+      memoryBytes: 256 * 1024 * 1024,
+      maxWalSenders: 5,
+      maxReplicationSlots: 5,
+      ...(standby === undefined ? {} : { standby }),
+      ...(parameters === undefined ? {} : { parameters }),
+    }),
+  };
+}
+
+export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (performance.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
