@@ -2,7 +2,7 @@ import type { DynamicConfig } from '../config/dynamic.js';
 
 /**
  * The lease math of DESIGN.md §5, pure. Every time here is a reading of the
- * local MONOTONIC clock in milliseconds (performance.now()), never wall
+ * local MONOTONIC clock in milliseconds (read by the executor), never wall
  * clock: clocks of different nodes are never compared, only durations on
  * one node's own clock.
  *
