@@ -128,11 +128,11 @@ export class DevCluster {
     const node = this.mustGet(id);
     await mkdir(node.config.dataDir, { recursive: true });
     const stdio = this.options.stdio ?? 'ignore';
-    // PGHERD_CPU_PROF=DIR writes a V8 CPU profile per node (on a clean 'stop', not on SIGKILL).
+    // DEV_RAFT_CPU_PROF=DIR writes a V8 CPU profile per node (on a clean 'stop', not on SIGKILL).
     const child = fork(CHILD, [], {
       cwd: PROJECT_ROOT,
-      execArgv: ['--import=tsx', ...(process.env.PGHERD_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PGHERD_CPU_PROF}`] : [])],
-      env: { ...process.env, PGHERD_DEV_NODE: JSON.stringify(node.config) },
+      execArgv: ['--import=tsx', ...(process.env.DEV_RAFT_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DEV_RAFT_CPU_PROF}`] : [])],
+      env: { ...process.env, DEV_RAFT_NODE: JSON.stringify(node.config) },
       stdio: [stdio, stdio, stdio, 'ipc'],
     });
     node.child = child;

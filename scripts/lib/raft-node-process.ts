@@ -12,7 +12,7 @@ import { GrpcTransport } from '../../src/raft/transport/grpc-transport.js';
 import { CounterStateMachine } from './kv-state-machine.js';
 import type { DevNodeConfig, DevRequest, DevResponse } from './raft-cluster.js';
 
-const config = JSON.parse(process.env.PGHERD_DEV_NODE ?? '') as DevNodeConfig;
+const config = JSON.parse(process.env.DEV_RAFT_NODE ?? '') as DevNodeConfig;
 const logger = createLogger({ base: { node: config.nodeId, component: 'raft' }, level: config.logLevel });
 const stateMachine = new CounterStateMachine();
 const store = await LevelLogStore.open(config.dataDir, { nodeId: config.nodeId, clusterName: config.clusterName }, logger);

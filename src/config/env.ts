@@ -11,12 +11,9 @@ import { arrayElement, kindOf, leafPaths, objectShape, recordValue, type Kind } 
  * PGHERD_POSTGRESQL_PARAMETERS_WORK_MEM=16MB. The text is coerced by the
  * schema's type at that path: numbers, `true`/`false`, lists as
  * comma-separated items, everything else as the string itself. Any other
- * PGHERD_ variable is an error, except the tooling ones below.
+ * PGHERD_ variable is an error (development and test tooling uses other prefixes).
  */
 export const ENV_PREFIX = 'PGHERD_';
-
-/** PGHERD_ variables that are not configuration keys: development and test tooling, read elsewhere. */
-export const NON_CONFIG_VARIABLES: ReadonlySet<string> = new Set(['PGHERD_DEV_NODE', 'PGHERD_CPU_PROF', 'PGHERD_TEST_SEED']);
 
 export interface EnvOverride {
   readonly variable: string;
@@ -31,7 +28,7 @@ export function variableFor(path: readonly string[]): string {
 /** The overrides the environment asks for, in variable-name order; throws ConfigError naming a variable that maps to no key. */
 export function envOverrides(env: NodeJS.ProcessEnv, schema: z.ZodType): EnvOverride[] {
   const variables = Object.keys(env)
-    .filter((name) => name.startsWith(ENV_PREFIX) && !NON_CONFIG_VARIABLES.has(name))
+    .filter((name) => name.startsWith(ENV_PREFIX))
     .sort();
   return variables.map((variable) => {
     const path = resolveVariable(variable, schema);

@@ -4,7 +4,7 @@
  * (consistent) and hold exactly what the child acknowledged, plus at most
  * the one operation it had started (durable or not: both are correct).
  *
- * Reproduce with PGHERD_TEST_SEED=<seed> (the kill timing is wall-clock, so
+ * Reproduce with TEST_SEED=<seed> (the kill timing is wall-clock, so
  * a replay draws the same operations but may cut them at other points).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -33,8 +33,8 @@ interface ChildRun {
 }
 
 test('SIGKILL at random moments never loses an acknowledged write nor leaves an inconsistent log', async (t) => {
-  const seed = Number(process.env.PGHERD_TEST_SEED ?? 20_250_101);
-  t.log(`seed ${seed} (PGHERD_TEST_SEED=${seed} to replay the operations)`);
+  const seed = Number(process.env.TEST_SEED ?? 20_250_101);
+  t.log(`seed ${seed} (TEST_SEED=${seed} to replay the operations)`);
   const rng = new SeededRng(seed);
   const dir = await fs.mkdtemp(join(os.tmpdir(), 'pgherd-level-crash-'));
   t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
