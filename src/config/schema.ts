@@ -112,6 +112,8 @@ export const configSchema = z
           .object({
             on_start: absolutePath().optional(),
             on_stop: absolutePath().optional(),
+            on_restart: absolutePath().optional(),
+            on_reload: absolutePath().optional(),
             on_role_change: absolutePath().optional(),
             /** Runs before this node promotes; a non-zero exit or timeout aborts the promotion. */
             pre_promote: absolutePath().optional(),
