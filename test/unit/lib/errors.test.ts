@@ -41,6 +41,12 @@ test('error codes are stable', (t) => {
   ]);
 });
 
+test('domain error codes are stable too', async (t) => {
+  const { FenceAlreadyRunningError, FenceStartFailedError } = await import('../../../src/ha/fence.js');
+  t.is(new FenceAlreadyRunningError('/run/pgherd').code, 'PGHERD_FENCE_ALREADY_RUNNING');
+  t.is(new FenceStartFailedError('x').code, 'PGHERD_FENCE_START_FAILED');
+});
+
 test('errors name what is wrong and keep their cause', (t) => {
   const cause = new Error('EADDRINUSE');
   const bind = new BindError('127.0.0.1:7400', { cause });
