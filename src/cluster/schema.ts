@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { canonicalLsn, isLsnText } from './lsn.js';
+import { MEMBER_NAME_FORM } from '../config/member-name.js';
 import { BOOTSTRAP_METHODS, DEFAULT_TAGS, MEMBER_NAME_PATTERN, MEMBER_ROLES, SWITCH_KINDS } from './state.js';
 
 /**
@@ -11,7 +12,7 @@ export const TEXT_MAX_CHARS = 1024;
 export const ADDRESS_MAX_CHARS = 255;
 const UINT64_MAX = (1n << 64n) - 1n;
 
-export const memberNameSchema = z.string().regex(MEMBER_NAME_PATTERN, 'must be a member name (letters, digits, _ . -; at most 56 characters)');
+export const memberNameSchema = z.string().regex(MEMBER_NAME_PATTERN, `must be a member name: ${MEMBER_NAME_FORM}`);
 export const timeMsSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 export const bytesSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 export const epochSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);

@@ -156,7 +156,7 @@ export interface PauseState {
 }
 
 /** Member names are Raft node ids: at most 56 characters so that `pgherd_<name>` fits PostgreSQL's 63-byte names. */
-export const MEMBER_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,55}$/;
+export { MEMBER_NAME_PATTERN } from '../config/member-name.js';
 
 /**
  * A bound on registered members: every member costs a status report per

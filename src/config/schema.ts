@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from '../lib/errors.js';
 import { HOST_PORT_FORM, isValidHost, isWildcardHost, parseHostPort } from './address.js';
 import { dynamicConfigSchema, type DynamicConfig } from './dynamic.js';
+import { MEMBER_NAME_FORM, MEMBER_NAME_PATTERN } from './member-name.js';
 import { objectShape } from './shape.js';
 
 /**
@@ -16,9 +17,6 @@ import { objectShape } from './shape.js';
  * Paths must be absolute: the agent does not depend on its working directory.
  */
 
-const MEMBER_NAME = /^[a-z0-9][a-z0-9_-]{0,55}$/;
-/** `pgherd_<name>` (the member's replication slot) must fit PostgreSQL's 63-byte identifiers. */
-const MEMBER_NAME_FORM = 'lowercase letters, digits, "_" and "-", starting with a letter or digit, at most 56 characters (e.g. n1)';
 const CLUSTER_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const PARAMETER_NAME = /^[a-z_][a-z0-9_.]*$/;
@@ -34,7 +32,7 @@ const absolutePath = () =>
 const hostPort = () => z.string().refine((text) => parseHostPort(text) !== undefined, `expected ${HOST_PORT_FORM}`);
 
 const memberName = (what = 'the member name') =>
-  z.string({ error: required(`${what}: ${MEMBER_NAME_FORM}`) }).regex(MEMBER_NAME, `expected ${MEMBER_NAME_FORM}`);
+  z.string({ error: required(`${what}: ${MEMBER_NAME_FORM}`) }).regex(MEMBER_NAME_PATTERN, `expected ${MEMBER_NAME_FORM}`);
 
 const roleName = () => z.string().regex(ROLE_NAME, 'expected a PostgreSQL role name: lowercase letters, digits and "_", not starting with a digit');
 

@@ -61,7 +61,7 @@ test('registerMember: creates with default tags; re-registration updates address
 test("'constructor' is a member name like any other", (t) => {
   const state = step(initialClusterState(), register('constructor')).state;
   t.truthy(state.members.constructor);
-  expectRefused(t, state, { type: 'removeMember', atMs: T0_MS, member: 'toString' }, 'UNKNOWN_MEMBER');
+  expectRefused(t, initialClusterState(), { type: 'removeMember', atMs: T0_MS, member: 'constructor' }, 'UNKNOWN_MEMBER');
   expectOk(t, state, { type: 'removeMember', atMs: T0_MS, member: 'constructor' });
 });
 
