@@ -6,14 +6,10 @@ import type { ClusterCommandInput } from '../../../src/cluster/commands.js';
 import type { ApplyResult } from '../../../src/cluster/results.js';
 import { ClusterStateMachine, type AppliedEvent } from '../../../src/cluster/state-machine.js';
 import { ClusterStore } from '../../../src/cluster/store.js';
-import { silentLogger } from '../../../src/lib/logger.js';
-import { SeededRng } from '../../../src/lib/random.js';
-import { LevelLogStore } from '../../../src/raft/driver/level-storage.js';
 import { RaftDriver, type RaftDriverOptions } from '../../../src/raft/driver/raft-driver.js';
 import { register } from './helpers.js';
-import { MemoryHub } from '../../helpers/memory-hub.js';
+import { MemoryHub, startHubDriver } from '../../helpers/memory-hub.js';
 
-/** An in-process network (as in test/unit/raft/driver.test.ts): delivery on the next turn of the event loop, in order. */
 
 interface Node {
   readonly id: string;
@@ -23,21 +19,7 @@ interface Node {
 
 async function startNode(t: ExecutionContext, hub: MemoryHub, dir: string, id: string, ids: string[], extra: Partial<RaftDriverOptions<ApplyResult>> = {}): Promise<Node> {
   const machine = new ClusterStateMachine();
-  const log = await LevelLogStore.open(join(dir, id), { nodeId: id, clusterName: 'test' });
-  const driver = await RaftDriver.start<ApplyResult>({
-    nodeId: id,
-    advertiseAddress: `${id}:1`,
-    peers: new Map(ids.filter((x) => x !== id).map((x) => [x, `${x}:1`])),
-    bootstrap: true,
-    store: log,
-    stateMachine: machine,
-    createTransport: async (handlers) => hub.transport(id, handlers),
-    rng: new SeededRng(ids.indexOf(id) + 1),
-    logger: silentLogger,
-    tickMs: 10,
-    ...extra,
-  });
-  t.teardown(() => driver.stop());
+  const driver = await startHubDriver(t, { hub, dir, id, ids, stateMachine: machine, extra });
   return { id, driver, store: new ClusterStore(driver, machine) };
 }
 

@@ -9,7 +9,7 @@ import type { TransportHandlers } from '../../../src/raft/driver/contracts.js';
 import { LevelLogStore } from '../../../src/raft/driver/level-storage.js';
 import { RaftDriver, type RaftDriverOptions } from '../../../src/raft/driver/raft-driver.js';
 import { CounterStateMachine } from '../../../scripts/lib/kv-state-machine.js';
-import { MemoryHub } from '../../helpers/memory-hub.js';
+import { MemoryHub, startHubDriver } from '../../helpers/memory-hub.js';
 
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -29,22 +29,7 @@ async function startNode(
   extra: Partial<RaftDriverOptions<number>> = {},
 ): Promise<{ driver: RaftDriver<number>; sm: CounterStateMachine }> {
   const sm = new CounterStateMachine();
-  const store = await LevelLogStore.open(join(dir, id), { nodeId: id, clusterName: 'test' });
-  const driver = await RaftDriver.start<number>({
-    nodeId: id,
-    advertiseAddress: `${id}:1`,
-    peers: new Map(ids.filter((x) => x !== id).map((x) => [x, `${x}:1`])),
-    bootstrap: true,
-    store,
-    stateMachine: sm,
-    createTransport: async (handlers) => hub.transport(id, handlers),
-    rng: new SeededRng(ids.indexOf(id) + 1),
-    logger: silentLogger,
-    tickMs: 10,
-    ...extra,
-  });
-  t.teardown(() => driver.stop());
-  return { driver, sm };
+  return { driver: await startHubDriver(t, { hub, dir, id, ids, stateMachine: sm, extra }), sm };
 }
 
 async function until(what: string, probe: () => boolean, timeoutMs = 10_000): Promise<void> {
