@@ -1,4 +1,4 @@
-import { credentials, Server, ServerCredentials } from '@grpc/grpc-js';
+import { credentials, Server, ServerCredentials, status as Status } from '@grpc/grpc-js';
 import { assert } from '../../lib/assert.js';
 import { BindError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
@@ -8,10 +8,12 @@ import { serverChannelOptions } from './grpc-options.js';
 import { parseAddress, validateOptions, validatePeers, type TransportLimits, type TransportOptions } from './options.js';
 import { PeerLink, type PeerLinkStats } from './peer-link.js';
 import { PeerService } from './peer-service.js';
+import { decodePositionResponse, unreachablePosition, type CandidatePosition } from './position.js';
 import { raftPeerDefinition } from './proto.js';
 
 export { TRANSPORT_LIMITS_DEFAULT, type TransportLimits, type TransportOptions } from './options.js';
 export type { PeerLinkStats } from './peer-link.js';
+export { POSITION_ROLES, type CandidatePosition, type CandidatePositionAnswer, type PositionRole } from './position.js';
 
 export interface TransportStats {
   readonly peers: Readonly<Record<NodeId, PeerLinkStats>>;
@@ -62,6 +64,7 @@ export class GrpcTransport {
       logger: log,
       isPeer: (id) => transport !== undefined && transport.peers.has(id),
       onMessage: options.onMessage,
+      onPositionRequest: options.onPositionRequest,
     });
     const server = new Server(serverChannelOptions(limits));
     server.addService(raftPeerDefinition().service, service.implementation());
@@ -89,6 +92,40 @@ export class GrpcTransport {
         link.enqueue(envelope);
       }
     }
+  }
+
+  /**
+   * Ask a peer for its current WAL position (RaftPeer.GetPosition on the
+   * peer's existing channel, deadline timeoutMs). Never rejects for network
+   * trouble: an unknown peer, a stopped transport, no answer within the
+   * deadline, a refusal or any other failure give an unreachable position.
+   */
+  async queryPosition(peerId: NodeId, timeoutMs: number): Promise<CandidatePosition> {
+    assert(Number.isFinite(timeoutMs) && timeoutMs > 0, () => `queryPosition timeout must be a positive number of ms, got ${timeoutMs}`);
+    const link = this.stopPromise === undefined ? this.links.get(peerId) : undefined;
+    if (link === undefined) {
+      this.log.info({ peer: peerId, stopped: this.stopPromise !== undefined }, 'transport.positionUnknownPeer');
+      return unreachablePosition(peerId);
+    }
+    const startedMs = performance.now();
+    const outcome = await link.getPosition({ cluster_name: this.options.clusterName, from: this.options.nodeId, to: peerId }, timeoutMs);
+    const durationMs = Math.round(performance.now() - startedMs);
+    if ('failure' in outcome) {
+      // Refusals are configuration trouble (warn); no answer in time is what failover expects of a dead node (info).
+      const refused = outcome.code === Status.PERMISSION_DENIED || outcome.code === Status.FAILED_PRECONDITION || outcome.code === Status.UNIMPLEMENTED;
+      const fields = { peer: peerId, address: link.address, durationMs, reason: outcome.failure };
+      if (refused) this.log.warn(fields, 'transport.positionRefused');
+      else this.log.info(fields, 'transport.positionUnreachable');
+      return unreachablePosition(peerId);
+    }
+    const position = decodePositionResponse(peerId, outcome.response, this.log);
+    this.log.debug({ ...position, role: outcome.response.role, durationMs }, 'transport.positionAnswered');
+    return position;
+  }
+
+  /** queryPosition for every peer in parallel: one answer per id, in the order given, within about timeoutMs. */
+  queryPositions(peerIds: readonly NodeId[], timeoutMs: number): Promise<CandidatePosition[]> {
+    return Promise.all(peerIds.map((peerId) => this.queryPosition(peerId, timeoutMs)));
   }
 
   /** Replace the peer set: links to removed peers close, links to new or re-addressed peers open. */

@@ -2,6 +2,7 @@ import type { ChannelCredentials, ServerCredentials } from '@grpc/grpc-js';
 import { ConfigError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Message, NodeId } from '../core/types.js';
+import type { CandidatePositionAnswer } from './position.js';
 
 /** The bounds of the peer transport. Every one is a limit with a reason; see TRANSPORT_LIMITS_DEFAULT. */
 export interface TransportLimits {
@@ -25,6 +26,8 @@ export interface TransportLimits {
   readonly keepaliveTimeoutMs: number;
   /** stop(): how long incoming connections get to close gracefully before they are destroyed. */
   readonly shutdownGraceMs: number;
+  /** Longest time onPositionRequest gets to answer when the asking node set no deadline (or a longer one). */
+  readonly positionAnswerMsMax: number;
 }
 
 /**
@@ -38,6 +41,8 @@ export interface TransportLimits {
  *  - snapshotDeadlineMs 60 s: 1 GiB at ~20 MiB/s; the leader waits for the outcome before retrying.
  *  - reconnect 50 ms -> 1 s: below the default election timeout (1-2 s), so a healed peer is back in time.
  *  - keepalive 2 s + 1 s: a silently dead connection is noticed within ~3 s even without traffic.
+ *  - positionAnswerMsMax 5 s: the failover waits for positions with a short deadline (well below the
+ *    lease ttl); this only bounds a caller without one.
  */
 export const TRANSPORT_LIMITS_DEFAULT: TransportLimits = Object.freeze({
   queueMessagesMax: 4096,
@@ -51,6 +56,7 @@ export const TRANSPORT_LIMITS_DEFAULT: TransportLimits = Object.freeze({
   keepaliveTimeMs: 2_000,
   keepaliveTimeoutMs: 1_000,
   shutdownGraceMs: 500,
+  positionAnswerMsMax: 5_000,
 });
 
 /** Room for the non-data fields of a snapshot chunk (header with membership lists, offset, flags). */
@@ -69,6 +75,11 @@ export interface TransportOptions {
   readonly onUnreachable?: (peerId: NodeId) => void;
   /** Outcome of sending a 'snap' message to a peer. */
   readonly onSnapshotStatus?: (peerId: NodeId, ok: boolean) => void;
+  /**
+   * This node's current WAL position, asked by the Raft leader during a failover (RaftPeer.GetPosition).
+   * It gets at most the asker's deadline; a throw answers UNAVAILABLE with its message. Absent: UNIMPLEMENTED.
+   */
+  readonly onPositionRequest?: () => Promise<CandidatePositionAnswer> | CandidatePositionAnswer;
   /** Default insecure (TLS arrives later). */
   readonly serverCredentials?: ServerCredentials;
   readonly channelCredentials?: ChannelCredentials;
@@ -131,6 +142,9 @@ export function validateOptions(options: TransportOptions): TransportLimits {
   validatePeers(options.peers);
   if (typeof options.onMessage !== 'function') {
     throw new ConfigError('transport.onMessage', 'must be a function');
+  }
+  if (options.onPositionRequest !== undefined && typeof options.onPositionRequest !== 'function') {
+    throw new ConfigError('transport.onPositionRequest', 'must be a function when set');
   }
   return resolveLimits(options.limits);
 }

@@ -1,4 +1,12 @@
-import { Client, Metadata, status as Status, type ChannelCredentials, type ClientWritableStream, type ServiceError } from '@grpc/grpc-js';
+import {
+  Client,
+  Metadata,
+  status as Status,
+  type ChannelCredentials,
+  type ClientUnaryCall,
+  type ClientWritableStream,
+  type ServiceError,
+} from '@grpc/grpc-js';
 import { assert } from '../../lib/assert.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Message, NodeId } from '../core/types.js';
@@ -7,7 +15,10 @@ import { clientChannelOptions } from './grpc-options.js';
 import type { TransportLimits } from './options.js';
 import { raftPeerDefinition } from './proto.js';
 import { snapshotChunks } from './snapshot-codec.js';
-import type { WireAck, WireEnvelope, WireSnapshotChunk } from './wire.js';
+import type { WireAck, WireEnvelope, WirePositionRequest, WirePositionResponse, WireSnapshotChunk } from './wire.js';
+
+/** How one GetPosition call ended: the answer, or why there is none (a gRPC status, or 'closed'). */
+export type PositionCallOutcome = { readonly response: WirePositionResponse } | { readonly failure: string; readonly code: Status | 'closed' };
 
 export interface PeerLinkOptions {
   readonly peerId: NodeId;
@@ -60,6 +71,7 @@ export class PeerLink {
   private backoffMs: number;
   private lastUnreachableReportMs = Number.NEGATIVE_INFINITY;
   private snapshotCall: ClientWritableStream<WireSnapshotChunk> | null = null;
+  private readonly positionCalls = new Set<ClientUnaryCall>();
   private sentMessagesTotal = 0;
   private droppedMessagesTotal = 0;
   private snapshotsSentTotal = 0;
@@ -113,6 +125,40 @@ export class PeerLink {
     this.pumpSnapshot(call, chunks);
   }
 
+  /**
+   * One unary GetPosition call on this link's channel, with a deadline of
+   * timeoutMs. Never rejects: failures (and close()) resolve with the reason.
+   */
+  getPosition(request: WirePositionRequest, timeoutMs: number): Promise<PositionCallOutcome> {
+    if (this.state === 'closed') return Promise.resolve({ failure: 'link closed', code: 'closed' });
+    const method = this.definition.getPosition;
+    return new Promise((resolve) => {
+      let call: ClientUnaryCall | undefined;
+      let done = false;
+      try {
+        call = this.client.makeUnaryRequest<WirePositionRequest, WirePositionResponse>(
+          method.path,
+          method.requestSerialize,
+          method.responseDeserialize,
+          request,
+          new Metadata(),
+          { deadline: Date.now() + timeoutMs },
+          (error, response) => {
+            done = true;
+            if (call !== undefined) this.positionCalls.delete(call);
+            if (error === null && response !== undefined) resolve({ response });
+            else resolve({ failure: describeEnd(error ?? null), code: error?.code ?? Status.UNKNOWN });
+          },
+        );
+      } catch (error) {
+        // The channel was closed under us (grpc-js throws synchronously then).
+        resolve({ failure: error instanceof Error ? error.message : String(error), code: 'closed' });
+        return;
+      }
+      if (!done) this.positionCalls.add(call);
+    });
+  }
+
   stats(): PeerLinkStats {
     return {
       address: this.options.address,
@@ -141,6 +187,9 @@ export class PeerLink {
     this.snapshotCall = null;
     stream?.cancel();
     snapshotCall?.cancel();
+    // Their callbacks resolve with CANCELLED.
+    for (const call of [...this.positionCalls]) call.cancel();
+    this.positionCalls.clear();
     this.queue.clear();
     this.client.close();
     if (snapshotCall !== null && reportSnapshotFailure) {

@@ -3,6 +3,7 @@ import {
   status as Status,
   type sendUnaryData,
   type ServerReadableStream,
+  type ServerUnaryCall,
   type StatusObject,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
@@ -10,8 +11,9 @@ import type { Logger } from '../../lib/logger.js';
 import type { Message, NodeId } from '../core/types.js';
 import { CodecError, decodeEnvelope } from './codec.js';
 import type { TransportLimits } from './options.js';
+import { encodePositionAnswer, InvalidPositionAnswer, type CandidatePositionAnswer } from './position.js';
 import { SnapshotAssembler } from './snapshot-codec.js';
-import type { WireAck, WireEnvelope, WireSnapshotChunk, WireSnapshotHeader } from './wire.js';
+import type { WireAck, WireEnvelope, WirePositionRequest, WirePositionResponse, WireSnapshotChunk, WireSnapshotHeader } from './wire.js';
 
 export interface PeerServiceOptions {
   readonly nodeId: NodeId;
@@ -21,6 +23,8 @@ export interface PeerServiceOptions {
   /** Is `nodeId` a current peer? Read on every message (setPeers changes the answer). */
   readonly isPeer: (nodeId: NodeId) => boolean;
   readonly onMessage: (message: Message) => void;
+  /** Answers GetPosition; absent = UNIMPLEMENTED. */
+  readonly onPositionRequest?: (() => Promise<CandidatePositionAnswer> | CandidatePositionAnswer) | undefined;
 }
 
 export interface PeerServiceStats {
@@ -37,6 +41,9 @@ type DropReason = 'wrongCluster' | 'unknownPeer' | 'wrongRecipient';
 /** Ends one incoming call exactly once: OK (null) or with a status. */
 type Settle = (status: ServerStatusResponse | null) => void;
 
+/** Ends one GetPosition call exactly once: with a response or a status. */
+type SettlePosition = (outcome: { response: WirePositionResponse } | { status: ServerStatusResponse }) => void;
+
 /**
  * The server side of RaftPeer. Each incoming Send stream is accepted at once
  * (response headers = the sender's "connected" signal); each envelope is
@@ -45,6 +52,7 @@ type Settle = (status: ServerStatusResponse | null) => void;
  */
 export class PeerService {
   private readonly openCalls = new Map<ServerReadableStream<unknown, WireAck>, Settle>();
+  private readonly openPositionCalls = new Set<SettlePosition>();
   private stopping = false;
   private deliveredMessagesTotal = 0;
   private incomingDroppedTotal = 0;
@@ -56,6 +64,8 @@ export class PeerService {
       Send: (call: ServerReadableStream<WireEnvelope, WireAck>, callback: sendUnaryData<WireAck>) => this.onSend(call, callback),
       InstallSnapshot: (call: ServerReadableStream<WireSnapshotChunk, WireAck>, callback: sendUnaryData<WireAck>) =>
         this.onInstallSnapshot(call, callback),
+      GetPosition: (call: ServerUnaryCall<WirePositionRequest, WirePositionResponse>, callback: sendUnaryData<WirePositionResponse>) =>
+        this.onGetPosition(call, callback),
     };
   }
 
@@ -68,6 +78,9 @@ export class PeerService {
     this.stopping = true;
     for (const settle of [...this.openCalls.values()]) {
       settle({ code: Status.UNAVAILABLE, details: 'transport stopping' });
+    }
+    for (const settle of [...this.openPositionCalls]) {
+      settle({ status: { code: Status.UNAVAILABLE, details: 'transport stopping' } });
     }
   }
 
@@ -153,6 +166,75 @@ export class PeerService {
     settle(null);
   }
 
+  /**
+   * GetPosition: check the asker like an envelope (refusals answer with a
+   * status and are logged at warn: position requests are rare and a refusal
+   * costs a failover candidate), then ask onPositionRequest, bounded by the
+   * asker's deadline (and positionAnswerMsMax).
+   */
+  private onGetPosition(call: ServerUnaryCall<WirePositionRequest, WirePositionResponse>, callback: sendUnaryData<WirePositionResponse>): void {
+    const { cluster_name: cluster, from, to } = call.request;
+    const { nodeId, clusterName, logger } = this.options;
+    if (this.stopping) {
+      callback({ code: Status.UNAVAILABLE, details: 'transport stopping' });
+      return;
+    }
+    const reason = this.checkSender(cluster, from, to);
+    if (reason !== undefined) {
+      logger.warn({ reason, cluster, from, to }, 'transport.positionRequestRefused');
+      callback(positionRefusal(reason, { cluster, from, to, clusterName, nodeId }));
+      return;
+    }
+    const answer = this.options.onPositionRequest;
+    if (answer === undefined) {
+      logger.debug({ from }, 'transport.positionRequestUnimplemented');
+      callback({ code: Status.UNIMPLEMENTED, details: `node '${nodeId}' does not answer position requests` });
+      return;
+    }
+    const boundMs = Math.max(0, Math.min(remainingMs(call.getDeadline()), this.options.limits.positionAnswerMsMax));
+    let settled = false;
+    const finish = (): void => {
+      settled = true;
+      clearTimeout(timer);
+      this.openPositionCalls.delete(settle);
+    };
+    const settle: SettlePosition = (outcome) => {
+      if (settled) return;
+      finish();
+      if ('response' in outcome) callback(null, outcome.response);
+      else callback(outcome.status);
+    };
+    const timer = setTimeout(() => {
+      logger.warn({ from, boundMs }, 'transport.positionAnswerTimedOut');
+      settle({ status: { code: Status.DEADLINE_EXCEEDED, details: `node '${nodeId}' found no position within ${boundMs} ms` } });
+    }, boundMs);
+    this.openPositionCalls.add(settle);
+    // The asker gave up (its deadline passed, or it went away): nothing more to send.
+    call.on('cancelled', () => {
+      if (!settled) finish();
+    });
+    new Promise<CandidatePositionAnswer>((resolve) => resolve(answer())).then(
+      (value) => {
+        if (settled) return;
+        let response: WirePositionResponse;
+        try {
+          response = encodePositionAnswer(nodeId, value);
+        } catch (error) {
+          if (!(error instanceof InvalidPositionAnswer)) throw error;
+          logger.error({ from, error: error.message }, 'transport.positionAnswerInvalid');
+          settle({ status: { code: Status.INTERNAL, details: error.message } });
+          return;
+        }
+        settle({ response });
+      },
+      (error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        logger.warn({ from, error: message }, 'transport.positionUnavailable');
+        settle({ status: { code: Status.UNAVAILABLE, details: `node '${nodeId}' has no position: ${message}` } });
+      },
+    );
+  }
+
   private checkSender(cluster: string, from: NodeId, to: NodeId): DropReason | undefined {
     if (cluster !== this.options.clusterName) return 'wrongCluster';
     if (!this.options.isPeer(from)) return 'unknownPeer';
@@ -191,6 +273,26 @@ export class PeerService {
     });
     return settle;
   }
+}
+
+function positionRefusal(
+  reason: DropReason,
+  { cluster, from, to, clusterName, nodeId }: { cluster: string; from: NodeId; to: NodeId; clusterName: string; nodeId: NodeId },
+): ServerStatusResponse {
+  switch (reason) {
+    case 'wrongCluster':
+      return { code: Status.PERMISSION_DENIED, details: `position request from '${from}' of cluster '${cluster}' refused: this node is in cluster '${clusterName}'` };
+    case 'unknownPeer':
+      return { code: Status.PERMISSION_DENIED, details: `position request from '${from}' refused: not a peer of '${nodeId}' in cluster '${clusterName}'` };
+    case 'wrongRecipient':
+      return { code: Status.FAILED_PRECONDITION, details: `position request addressed to '${to}' reached '${nodeId}'` };
+  }
+}
+
+/** Milliseconds until a gRPC deadline (Infinity when none). */
+function remainingMs(deadline: Date | number): number {
+  const atMs = deadline instanceof Date ? deadline.getTime() : deadline;
+  return atMs - Date.now();
 }
 
 function snapshotFields(header: WireSnapshotHeader | undefined, message: Message): Record<string, unknown> {

@@ -123,3 +123,20 @@ export interface WireSnapshotChunk {
 
 // Empty messages: SendAck, SnapshotAck.
 export type WireAck = Record<string, never>;
+
+export interface WirePositionRequest {
+  cluster_name: string;
+  from: string;
+  to: string;
+}
+
+export interface WirePositionResponse {
+  member: string;
+  healthy: boolean;
+  /** 0 = unknown. */
+  timeline: number;
+  /** '' = unknown. */
+  receive_lsn: string;
+  /** 'primary' | 'replica' | 'stopped' | 'unknown' (a string on the wire: checked by the receiver). */
+  role: string;
+}
