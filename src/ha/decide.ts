@@ -11,6 +11,9 @@ import { failoverAllowedInMs, primaryLeaseValid, type ObservedLease, type Primar
  *  - decideLocal: what this node does with its own PostgreSQL's role;
  *  - decideFailover: what the Raft leader does about the primary's lease.
  *
+ * And a third, small one: decideRaftLeadership keeps Raft leadership off
+ * the primary's node, so losing that host does not also cost an election.
+ *
  * Not decided here yet (each is its own rule set, added with its executor):
  * starting, cloning, following and rewinding replicas; slots, bootstrap
  * plans and the synchronous standby set; switchover; primary_start_timeout.
@@ -36,6 +39,8 @@ export interface HaObservation {
   readonly postgres: LocalPostgres;
   /** Answers to the last queryCandidates (fresh WAL positions); null when none were asked for this round. */
   readonly candidates: readonly CandidatePosition[] | null;
+  /** The Raft voters as this node last applied them. */
+  readonly raftVoters: readonly string[];
 }
 
 export const LOCAL_REASONS = [
@@ -142,4 +147,34 @@ export function decideFailover(o: HaObservation): FailoverDecision {
     reason,
     excluded: choice.excluded,
   };
+}
+
+export type RaftLeadershipDecision =
+  /** Hand Raft leadership to a healthy replica's node (leadership transfer, TimeoutNow). */
+  | { readonly kind: 'transferRaftLeadership'; readonly to: string; readonly reason: 'PRIMARY_HOLDS_RAFT_LEADERSHIP' }
+  | { readonly kind: 'none'; readonly reason: 'NOT_RAFT_LEADER' | 'NOT_PRIMARY_NODE' | 'NO_HEALTHY_REPLICA_VOTER' };
+
+/**
+ * DESIGN.md §5: prefer Raft leadership on a healthy replica. When the Raft
+ * leader's node also holds the primary's lease, move Raft leadership to a
+ * voter whose last report says it is a replica within the failover lag
+ * limit (the least lagging; ties by name), so that losing the primary's
+ * host does not also cost a Raft election before the failover can start.
+ */
+export function decideRaftLeadership(o: HaObservation): RaftLeadershipDecision {
+  if (!o.isRaftLeader) return { kind: 'none', reason: 'NOT_RAFT_LEADER' };
+  if (o.state.leader?.member !== o.self) return { kind: 'none', reason: 'NOT_PRIMARY_NODE' };
+  const maxLagBytes = o.state.config.values.maximum_lag_on_failover_bytes;
+  const healthy = o.raftVoters
+    .filter((name) => name !== o.self)
+    .flatMap((name) => {
+      const member = o.state.members[name];
+      const status = member?.status;
+      if (!member || !status || status.role !== 'replica' || status.lagBytes === null || status.lagBytes > maxLagBytes) return [];
+      return [{ name, lagBytes: status.lagBytes }];
+    })
+    .sort((a, b) => a.lagBytes - b.lagBytes || a.name.localeCompare(b.name));
+  const target = healthy[0];
+  if (!target) return { kind: 'none', reason: 'NO_HEALTHY_REPLICA_VOTER' };
+  return { kind: 'transferRaftLeadership', to: target.name, reason: 'PRIMARY_HOLDS_RAFT_LEADERSHIP' };
 }

@@ -2,7 +2,7 @@ import test from 'ava';
 import { parseDynamicConfig } from '../../../src/config/dynamic.js';
 import { DEFAULT_TAGS, initialClusterState, type ClusterState, type Leader } from '../../../src/cluster/state.js';
 import type { CandidatePosition } from '../../../src/ha/candidates.js';
-import { decideFailover, decideLocal, type HaObservation } from '../../../src/ha/decide.js';
+import { decideFailover, decideLocal, decideRaftLeadership, type HaObservation } from '../../../src/ha/decide.js';
 
 // ttl 4000, safety margin 1000 (defaults)
 function state(overrides: Partial<ClusterState> = {}): ClusterState {
@@ -42,6 +42,7 @@ function observe(overrides: Partial<HaObservation> = {}): HaObservation {
     observed: { renewalAppliedAtMs: 9_000, raftLeaderSinceMs: null },
     postgres: { running: true, role: 'primary', timeline: 1 },
     candidates: null,
+    raftVoters: ['n1', 'n2', 'n3'],
     ...overrides,
   };
 }
@@ -147,4 +148,34 @@ test('failover: no eligible candidate is a decision too, with every exclusion', 
 test('failover: a released lease (no holder) is replaced without waiting', (t) => {
   const o = observe({ isRaftLeader: true, state: state({ leader: null }), observed: { renewalAppliedAtMs: null, raftLeaderSinceMs: 9_999 } });
   t.deepEqual(decideFailover(o), { kind: 'queryCandidates', members: ['n1', 'n2', 'n3'], reason: 'NO_LEASE_HOLDER' });
+});
+
+function withStatus(base: ClusterState, name: string, role: 'replica' | 'stopped', lagBytes: number | null): ClusterState {
+  const member = base.members[name]!;
+  const status = { role, state: 'x', timeline: 1, receiveLsn: null, replayLsn: null, flushLsn: null, lagBytes, reportedAtMs: 1 };
+  return { ...base, members: { ...base.members, [name]: { ...member, status } } };
+}
+
+test('raft leadership: the primary\'s node hands Raft leadership to the least lagging healthy replica voter', (t) => {
+  let s = withStatus(state(), 'n2', 'replica', 4096);
+  s = withStatus(s, 'n3', 'replica', 10);
+  t.deepEqual(decideRaftLeadership(observe({ isRaftLeader: true, state: s })), {
+    kind: 'transferRaftLeadership',
+    to: 'n3',
+    reason: 'PRIMARY_HOLDS_RAFT_LEADERSHIP',
+  });
+  t.deepEqual(decideRaftLeadership(observe({ isRaftLeader: true, state: s, raftVoters: ['n1', 'n2'] })), {
+    kind: 'transferRaftLeadership',
+    to: 'n2',
+    reason: 'PRIMARY_HOLDS_RAFT_LEADERSHIP',
+  }, 'only voters can lead');
+});
+
+test('raft leadership: nothing to do off the primary, when not Raft leader, or without a healthy replica voter', (t) => {
+  const healthy = withStatus(state(), 'n2', 'replica', 0);
+  t.deepEqual(decideRaftLeadership(observe({ state: healthy })), { kind: 'none', reason: 'NOT_RAFT_LEADER' });
+  t.deepEqual(decideRaftLeadership(observe({ isRaftLeader: true, self: 'n3', state: healthy })), { kind: 'none', reason: 'NOT_PRIMARY_NODE' });
+  let unhealthy = withStatus(state(), 'n2', 'stopped', 0);
+  unhealthy = withStatus(unhealthy, 'n3', 'replica', 2 * 1024 * 1024);
+  t.deepEqual(decideRaftLeadership(observe({ isRaftLeader: true, state: unhealthy })), { kind: 'none', reason: 'NO_HEALTHY_REPLICA_VOTER' });
 });
