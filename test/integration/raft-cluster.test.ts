@@ -2,17 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { DevCluster, DevRequestError, sleep, type DevStatus } from '../../scripts/lib/raft-cluster.js';
+import { DevCluster, DevRequestError, type DevStatus } from '../../scripts/lib/raft-cluster.js';
+import { untilValue as until } from '../helpers/wait.js';
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await sleep(25);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
 
 async function statusOf(cluster: DevCluster, id: string): Promise<DevStatus | undefined> {
   return (await cluster.statuses()).find((s) => s.id === id);

@@ -7,6 +7,7 @@ import { findPgBinaries, type PgBinaries } from '../../../src/postgres/binaries.
 import type { ServerSettings, StandbyTarget } from '../../../src/postgres/conf.js';
 import { chownToPg, resolvePgOsUser, type PgOsUser } from '../../../src/postgres/os-user.js';
 import { PostgresController } from '../../../src/postgres/process.js';
+import { untilValue } from '../../helpers/wait.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -71,12 +72,7 @@ export async function testNode(env: Env, name: string, superuser: { user: string
   };
 }
 
-export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (performance.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/** Postgres tests poll a little slower: every probe opens a connection. */
+export function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  return untilValue(what, timeoutMs, probe, 50);
 }

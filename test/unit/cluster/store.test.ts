@@ -9,6 +9,7 @@ import { ClusterStore } from '../../../src/cluster/store.js';
 import { RaftDriver, type RaftDriverOptions } from '../../../src/raft/driver/raft-driver.js';
 import { register } from './helpers.js';
 import { MemoryHub, startHubDriver } from '../../helpers/memory-hub.js';
+import { until } from '../../helpers/wait.js';
 
 
 interface Node {
@@ -44,13 +45,6 @@ async function startCluster(t: ExecutionContext, extra: Partial<RaftDriverOption
   return { leader, followers: nodes.filter((n) => n !== leader), restart };
 }
 
-async function until(what: string, probe: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!probe()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 const BOOTSTRAP: ClusterCommandInput[] = [
   register('n1'),

@@ -5,20 +5,11 @@ import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { CALLBACK_LIMITS_DEFAULT, CallbackRunner, runDurationMsMax, type CallbackLimits, type CallbackPaths } from '../../../src/ha/callbacks.js';
 import { AssertionFailedError, ConfigError } from '../../../src/lib/errors.js';
-import type { Logger } from '../../../src/lib/logger.js';
+import { recordingLogger, type LogLine } from '../../helpers/recording-logger.js';
 
 // Real processes: run serially so timing bounds hold on a loaded machine.
 
-interface LogLine {
-  readonly level: string;
-  readonly event: string;
-  readonly fields: Record<string, unknown>;
-}
 
-function recordingLogger(lines: LogLine[], bindings: Record<string, unknown> = {}): Logger {
-  const at = (level: string) => (fields: Record<string, unknown>, event: string) => void lines.push({ level, event, fields: { ...bindings, ...fields } });
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (more) => recordingLogger(lines, { ...bindings, ...more }) };
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

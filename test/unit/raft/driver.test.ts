@@ -10,6 +10,7 @@ import { LevelLogStore } from '../../../src/raft/driver/level-storage.js';
 import { RaftDriver, type RaftDriverOptions } from '../../../src/raft/driver/raft-driver.js';
 import { CounterStateMachine } from '../../../scripts/lib/kv-state-machine.js';
 import { MemoryHub, startHubDriver } from '../../helpers/memory-hub.js';
+import { until } from '../../helpers/wait.js';
 
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -32,13 +33,6 @@ async function startNode(
   return { driver: await startHubDriver(t, { hub, dir, id, ids, stateMachine: sm, extra }), sm };
 }
 
-async function until(what: string, probe: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!probe()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 test('a single voter elects itself; propose resolves with the state machine result; read is linearizable', async (t) => {
   const dir = await tempDir(t);

@@ -22,6 +22,7 @@ import type {
   Ready,
   Snapshot,
 } from '../../../src/raft/core/types.js';
+import { recordingLogger as recordLines, type LogLine } from '../../helpers/recording-logger.js';
 
 export type NodeOptions = Partial<Omit<RaftOptionsInput, 'id' | 'storage' | 'rng' | 'logger'>> & {
   seed?: number;
@@ -277,17 +278,9 @@ export class Network {
 }
 
 /** A logger that records every line (for asserting on events). */
-export function recordingLogger(): Logger & { lines: { level: string; event: string; fields: Record<string, unknown> }[] } {
-  const lines: { level: string; event: string; fields: Record<string, unknown> }[] = [];
-  const logger = {
-    lines,
-    debug: (fields: Record<string, unknown>, event: string) => lines.push({ level: 'debug', event, fields }),
-    info: (fields: Record<string, unknown>, event: string) => lines.push({ level: 'info', event, fields }),
-    warn: (fields: Record<string, unknown>, event: string) => lines.push({ level: 'warn', event, fields }),
-    error: (fields: Record<string, unknown>, event: string) => lines.push({ level: 'error', event, fields }),
-    child: () => logger,
-  };
-  return logger;
+export function recordingLogger(): Logger & { lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  return Object.assign(recordLines(lines), { lines });
 }
 
 function hashId(id: string): number {

@@ -1,6 +1,4 @@
-import { createServer } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
-import type { Logger } from '../../../src/lib/logger.js';
 import type { NodeId } from '../../../src/raft/core/types.js';
 import {
   GrpcTransport,
@@ -9,30 +7,15 @@ import {
   type TransportLimits,
   type TransportOptions,
 } from '../../../src/raft/transport/grpc-transport.js';
+import { recordingLogger, type LogLine } from '../../helpers/recording-logger.js';
+import { freePort } from '../../../scripts/lib/free-port.js';
 
 const CLUSTER = 'pg-main';
 const LOOPBACK_ANY_PORT = '127.0.0.1:0';
 /** Scheduling slack on a busy test machine, on top of a deadline. */
 const SLACK_MS = 1_000;
 
-interface LogLine {
-  readonly level: 'debug' | 'info' | 'warn' | 'error';
-  readonly event: string;
-  readonly fields: Record<string, unknown>;
-}
 
-function recordingLogger(lines: LogLine[], bindings: Record<string, unknown> = {}): Logger {
-  const at = (level: LogLine['level']) => (fields: Record<string, unknown>, event: string) => {
-    lines.push({ level, event, fields: { ...bindings, ...fields } });
-  };
-  return {
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: (more) => recordingLogger(lines, { ...bindings, ...more }),
-  };
-}
 
 interface Node {
   readonly id: NodeId;
@@ -82,14 +65,6 @@ function link(nodes: readonly Node[]): void {
   for (const node of nodes) node.transport.setPeers(addresses);
 }
 
-async function deadAddress(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `127.0.0.1:${address.port}`;
-}
 
 const replicaAt = (receiveLsn: string | null, timeline: number | null = 3): CandidatePositionAnswer => ({ healthy: true, timeline, receiveLsn, role: 'replica' });
 const unreachable = (member: NodeId): CandidatePosition => ({ member, reachable: false, healthy: false, timeline: null, receiveLsn: null });
@@ -303,3 +278,8 @@ test('stopping the transport ends position calls in flight on both sides', async
   t.deepEqual(second.value, unreachable('b'));
   t.true(second.ms < 2_000, `after ${second.ms} ms`);
 });
+
+/** An address nobody listens on: a port the OS just handed out and we did not keep. */
+async function deadAddress(): Promise<string> {
+  return `127.0.0.1:${await freePort()}`;
+}

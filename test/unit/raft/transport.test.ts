@@ -1,32 +1,14 @@
-import { createServer } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import { BindError, ConfigError } from '../../../src/lib/errors.js';
-import type { Logger } from '../../../src/lib/logger.js';
 import type { Message, NodeId } from '../../../src/raft/core/types.js';
 import { GrpcTransport, TRANSPORT_LIMITS_DEFAULT, type TransportLimits, type TransportOptions } from '../../../src/raft/transport/grpc-transport.js';
+import { recordingLogger, type LogLine } from '../../helpers/recording-logger.js';
+import { freePort } from '../../../scripts/lib/free-port.js';
 
 const CLUSTER = 'pg-main';
 const LOOPBACK_ANY_PORT = '127.0.0.1:0';
 
-interface LogLine {
-  readonly level: 'debug' | 'info' | 'warn' | 'error';
-  readonly event: string;
-  readonly fields: Record<string, unknown>;
-}
 
-/** A Logger that keeps every line (bindings merged into fields). */
-function recordingLogger(lines: LogLine[], bindings: Record<string, unknown> = {}): Logger {
-  const at = (level: LogLine['level']) => (fields: Record<string, unknown>, event: string) => {
-    lines.push({ level, event, fields: { ...bindings, ...fields } });
-  };
-  return {
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: (more) => recordingLogger(lines, { ...bindings, ...more }),
-  };
-}
 
 interface Node {
   readonly id: NodeId;
@@ -103,15 +85,6 @@ function heartbeat(from: NodeId, to: NodeId): Message {
   return { type: 'heartbeat', from, to, term: 1, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0 };
 }
 
-/** An address nobody listens on: a port we bound and closed. */
-async function deadAddress(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `127.0.0.1:${address.port}`;
-}
 
 const sequences = (messages: Message[], from: NodeId): number[] => messages.filter((m) => m.from === from).map((m) => m.index);
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
@@ -339,3 +312,8 @@ test('stop() is idempotent, closes everything and silences callbacks', async (t)
   t.true(a!.logs.some((l) => l.event === 'transport.stopped'));
   // Leaked handles would make ava time out: the server, channels and timers are all closed here.
 });
+
+/** An address nobody listens on: a port the OS just handed out and we did not keep. */
+async function deadAddress(): Promise<string> {
+  return `127.0.0.1:${await freePort()}`;
+}
