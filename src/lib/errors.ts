@@ -54,33 +54,34 @@ export class RaftStoppedError extends PgherdError {
   }
 }
 
-/** Persistent storage is unreadable, corrupt or belongs to someone else; `path` names it. */
-export class StorageCorruptError extends PgherdError {
+/** Persistent storage failed; `path` names the file or directory. The message starts with the path. */
+export abstract class StorageError extends PgherdError {
   readonly path: string;
 
-  constructor(path: string, message: string, options?: { cause?: unknown }) {
-    super('PGHERD_STORAGE_CORRUPT', `${path}: ${message}`, options);
+  protected constructor(code: string, path: string, message: string, options?: { cause?: unknown }) {
+    super(code, `${path}: ${message}`, options);
     this.path = path;
   }
 }
 
-/** Persistent storage is held by another process (e.g. the LevelDB lock); `path` names it. */
-export class StorageLockedError extends PgherdError {
-  readonly path: string;
-
+/** Persistent storage is unreadable, corrupt or belongs to someone else. */
+export class StorageCorruptError extends StorageError {
   constructor(path: string, message: string, options?: { cause?: unknown }) {
-    super('PGHERD_STORAGE_LOCKED', `${path}: ${message}`, options);
-    this.path = path;
+    super('PGHERD_STORAGE_CORRUPT', path, message, options);
   }
 }
 
-/** Reading or writing persistent storage failed; `path` names it. */
-export class StorageIoError extends PgherdError {
-  readonly path: string;
-
+/** Persistent storage is held by another process (e.g. the LevelDB lock). */
+export class StorageLockedError extends StorageError {
   constructor(path: string, message: string, options?: { cause?: unknown }) {
-    super('PGHERD_STORAGE_IO', `${path}: ${message}`, options);
-    this.path = path;
+    super('PGHERD_STORAGE_LOCKED', path, message, options);
+  }
+}
+
+/** Reading or writing persistent storage failed. */
+export class StorageIoError extends StorageError {
+  constructor(path: string, message: string, options?: { cause?: unknown }) {
+    super('PGHERD_STORAGE_IO', path, message, options);
   }
 }
 
