@@ -103,5 +103,7 @@ test('a restarted follower recovers the state from its compacted log and cluster
   t.true(follower.driver.status().snapshotIndex > 0, 'the follower took a snapshot');
   const restarted = await restart(follower);
   await until('the restarted follower caught up', () => restarted.store.local().leader?.lastRenewal.seq === 6);
+  // The state comes back from the local snapshot and log before the first heartbeat; a linearizable read needs a known leader.
+  await until('the restarted follower knows the leader', () => restarted.driver.leaderId() !== '');
   t.deepEqual(await restarted.store.read(), before);
 });
