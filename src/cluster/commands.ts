@@ -3,6 +3,7 @@ import { ClusterDecodeError, parseJsonBytes } from './errors.js';
 import {
   bootstrapPlanFields,
   configPatchSchema,
+  credentialsSchema,
   epochSchema,
   lsnSchema,
   memberNameSchema,
@@ -34,7 +35,7 @@ export const commandSchema = z.discriminatedUnion('type', [
   /** Claim the right to run initdb; the first claim wins. */
   command('initializeClaim', { member: memberNameSchema }),
   /** The claimant's initdb succeeded. */
-  command('initializeDone', { member: memberNameSchema, systemIdentifier: systemIdentifierSchema }),
+  command('initializeDone', { member: memberNameSchema, systemIdentifier: systemIdentifierSchema, credentials: credentialsSchema }),
   command('registerMember', { member: memberNameSchema, ...registrationFields }),
   command('updateMemberStatus', { member: memberNameSchema, ...statusFields }),
   command('removeMember', { member: memberNameSchema }),

@@ -32,6 +32,20 @@ export const systemIdentifierSchema = z
   .regex(/^[1-9][0-9]{0,19}$/, 'must be a PostgreSQL system identifier (decimal)')
   .refine((text) => BigInt(text) <= UINT64_MAX, 'must fit in 64 bits');
 
+/**
+ * The passwords initdb generated, shared with every member through the log:
+ * a replica's agent needs the superuser password (physical replication
+ * copies the roles) and the replication and rewind roles' to clone and
+ * rewind. Never logged; redacted wherever the state is shown.
+ */
+export const credentialsSchema = z
+  .object({
+    superuserPassword: z.string().min(16).max(256),
+    replicationPassword: z.string().min(16).max(256),
+    rewindPassword: z.string().min(16).max(256),
+  })
+  .strict();
+
 export const tagsSchema = z
   .object({
     nofailover: z.boolean().default(DEFAULT_TAGS.nofailover),

@@ -11,6 +11,7 @@ import {
   statusFields,
   switchKindSchema,
   systemIdentifierSchema,
+  credentialsSchema,
   textSchema,
   timelineSchema,
   timeMsSchema,
@@ -30,7 +31,7 @@ const strict = <S extends z.ZodRawShape>(shape: S) => z.object(shape).strict();
 const nullableTimeMs = timeMsSchema.nullable();
 
 const stateSchema = strict({
-  initialize: strict({ member: memberNameSchema, claimedAtMs: timeMsSchema, systemIdentifier: systemIdentifierSchema.nullable(), doneAtMs: nullableTimeMs }).nullable(),
+  initialize: strict({ member: memberNameSchema, claimedAtMs: timeMsSchema, systemIdentifier: systemIdentifierSchema.nullable(), doneAtMs: nullableTimeMs, credentials: credentialsSchema.nullable() }).nullable(),
   config: strict({ version: epochSchema, values: z.unknown() }),
   members: z.record(
     memberNameSchema,

@@ -33,6 +33,14 @@ export interface InitializeState {
   /** PostgreSQL's system identifier (a 64-bit unsigned integer as decimal text) once initdb succeeded. */
   readonly systemIdentifier: string | null;
   readonly doneAtMs: number | null;
+  /** The generated role passwords (set with the system identifier); see credentialsSchema. */
+  readonly credentials: Credentials | null;
+}
+
+export interface Credentials {
+  readonly superuserPassword: string;
+  readonly replicationPassword: string;
+  readonly rewindPassword: string;
 }
 
 export interface VersionedConfig {

@@ -2,7 +2,7 @@ import test from 'ava';
 import { applyCommand } from '../../../src/cluster/apply.js';
 import type { ClusterCommandInput } from '../../../src/cluster/commands.js';
 import { initialClusterState } from '../../../src/cluster/state.js';
-import { applyOk, cmd, expectOk, expectRefused, register, runningCluster, step, T0_MS } from './helpers.js';
+import { applyOk, cmd, expectOk, expectRefused, register, runningCluster, step, T0_MS, TEST_CREDENTIALS } from './helpers.js';
 
 const failover = (candidate: string, expectedEpoch: number, timeline: number, extra: Partial<ClusterCommandInput> = {}) =>
   ({ type: 'promote', atMs: T0_MS + 100, candidate, expectedEpoch, timeline, reason: 'LEASE_EXPIRED', kind: 'failover', switchLsn: '0/3000060', ...extra }) as ClusterCommandInput;
@@ -14,7 +14,7 @@ test('promote: the first primary is the member that initialized, at epoch 1, wit
   expectRefused(t, state, first, 'NOT_INITIALIZED');
   state = applyOk(state, [{ type: 'initializeClaim', atMs: T0_MS, member: 'n1' }]);
   expectRefused(t, state, first, 'NOT_INITIALIZED');
-  state = applyOk(state, [{ type: 'initializeDone', atMs: T0_MS, member: 'n1', systemIdentifier: '42' }]);
+  state = applyOk(state, [{ type: 'initializeDone', atMs: T0_MS, member: 'n1', systemIdentifier: '42', credentials: TEST_CREDENTIALS }]);
   expectRefused(t, state, { ...first, candidate: 'n2' }, 'NOT_INITIALIZER');
   const { state: next, result } = expectOk(t, state, first);
   t.is(result.epoch, 1);

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { initialClusterState, MEMBERS_MAX } from '../../../src/cluster/state.js';
-import { applyOk, expectOk, expectRefused, register, runningCluster, step, T0_MS } from './helpers.js';
+import { applyOk, expectOk, expectRefused, register, runningCluster, step, T0_MS, TEST_CREDENTIALS } from './helpers.js';
 
 const registered = () => {
   let state = initialClusterState();
@@ -11,7 +11,7 @@ const registered = () => {
 test('initializeClaim: the first claim wins; the claimant may retry; others are refused', (t) => {
   const state = registered();
   const claimed = expectOk(t, state, { type: 'initializeClaim', atMs: T0_MS, member: 'n1' });
-  t.deepEqual(claimed.state.initialize, { member: 'n1', claimedAtMs: T0_MS, systemIdentifier: null, doneAtMs: null });
+  t.deepEqual(claimed.state.initialize, { member: 'n1', claimedAtMs: T0_MS, systemIdentifier: null, doneAtMs: null, credentials: null });
   t.true(claimed.result.changed);
   const retry = expectOk(t, claimed.state, { type: 'initializeClaim', atMs: T0_MS + 5, member: 'n1' });
   t.false(retry.result.changed);
@@ -23,14 +23,14 @@ test('initializeClaim: the first claim wins; the claimant may retry; others are 
 
 test('initializeDone: only the claimant, once, with one system identifier', (t) => {
   const state = registered();
-  const done = { type: 'initializeDone', atMs: T0_MS + 9, member: 'n1', systemIdentifier: '7301234567890123456' } as const;
+  const done = { type: 'initializeDone', atMs: T0_MS + 9, member: 'n1', systemIdentifier: '7301234567890123456', credentials: TEST_CREDENTIALS } as const;
   expectRefused(t, state, done, 'NOT_INITIALIZED');
   const claimed = applyOk(state, [{ type: 'initializeClaim', atMs: T0_MS, member: 'n1' }]);
   expectRefused(t, claimed, { ...done, member: 'n2' }, 'NOT_INITIALIZER');
   const initialized = expectOk(t, claimed, done);
-  t.deepEqual(initialized.state.initialize, { member: 'n1', claimedAtMs: T0_MS, systemIdentifier: '7301234567890123456', doneAtMs: T0_MS + 9 });
+  t.deepEqual(initialized.state.initialize, { member: 'n1', claimedAtMs: T0_MS, systemIdentifier: '7301234567890123456', doneAtMs: T0_MS + 9, credentials: TEST_CREDENTIALS });
   t.false(expectOk(t, initialized.state, done).result.changed);
-  expectRefused(t, initialized.state, { ...done, systemIdentifier: '1' }, 'ALREADY_INITIALIZED');
+  expectRefused(t, initialized.state, { ...done, systemIdentifier: '1', credentials: TEST_CREDENTIALS }, 'ALREADY_INITIALIZED');
   const again = expectRefused(t, initialized.state, { type: 'initializeClaim', atMs: T0_MS, member: 'n1' }, 'ALREADY_INITIALIZED');
   t.regex(again.reason, /initialized by n1/);
 });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import type { ClusterCommandInput } from '../../../src/cluster/commands.js';
 import { formatLsn, LSN_MAX } from '../../../src/cluster/lsn.js';
+import { TEST_CREDENTIALS } from './helpers.js';
 
 /** Small pools, so that random sequences hit the success paths as well as every refusal. */
 const member = fc.constantFrom('n1', 'n2', 'n3', 'n4', 'constructor');
@@ -17,7 +18,7 @@ const tags = fc.record(
 
 const commandArbitraries: fc.Arbitrary<ClusterCommandInput>[] = [
   fc.record({ type: fc.constant('initializeClaim' as const), atMs, member }),
-  fc.record({ type: fc.constant('initializeDone' as const), atMs, member, systemIdentifier: fc.constantFrom('7301234567890123456', '18446744073709551615') }),
+  fc.record({ type: fc.constant('initializeDone' as const), atMs, member, systemIdentifier: fc.constantFrom('7301234567890123456', '18446744073709551615'), credentials: fc.constant(TEST_CREDENTIALS) }),
   fc.record({
     type: fc.constant('registerMember' as const),
     atMs,
@@ -92,6 +93,6 @@ export const commandArbitrary: fc.Arbitrary<ClusterCommandInput> = fc.oneof(...c
 export const BOOTSTRAP_SEQUENCE: readonly ClusterCommandInput[] = [
   ...['n1', 'n2', 'n3'].map((m) => ({ type: 'registerMember' as const, atMs: 1, member: m, raftAddress: `${m}:7400`, postgresHost: m, postgresPort: 5432, httpAddress: `${m}:8008` })),
   { type: 'initializeClaim', atMs: 2, member: 'n1' },
-  { type: 'initializeDone', atMs: 3, member: 'n1', systemIdentifier: '7301234567890123456' },
+  { type: 'initializeDone', atMs: 3, member: 'n1', systemIdentifier: '7301234567890123456', credentials: TEST_CREDENTIALS },
   { type: 'promote', atMs: 4, candidate: 'n1', expectedEpoch: 0, timeline: 1, reason: 'bootstrap', kind: 'manual', switchLsn: '0/0' },
 ];

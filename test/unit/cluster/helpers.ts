@@ -6,6 +6,13 @@ import { initialClusterState, type ClusterState, type MemberTags } from '../../.
 
 export const T0_MS = 1_700_000_000_000;
 
+/** Role passwords as initializeDone carries them (test values, long enough for the schema). */
+export const TEST_CREDENTIALS = Object.freeze({
+  superuserPassword: 'superuser-password-0123456789',
+  replicationPassword: 'replication-password-0123456789',
+  rewindPassword: 'rewind-password-0123456789',
+});
+
 /** A command with defaults filled, as decodeCommand would return it. */
 export function cmd(input: ClusterCommandInput): ClusterCommand {
   return parseCommand(input);
@@ -67,7 +74,7 @@ export function runningCluster(): ClusterState {
   for (const member of ['n1', 'n2', 'n3']) state = applyCommand(state, register(member)).state;
   return applyOk(state, [
     { type: 'initializeClaim', atMs: T0_MS + 1, member: 'n1' },
-    { type: 'initializeDone', atMs: T0_MS + 2, member: 'n1', systemIdentifier: '7301234567890123456' },
+    { type: 'initializeDone', atMs: T0_MS + 2, member: 'n1', systemIdentifier: '7301234567890123456', credentials: TEST_CREDENTIALS },
     { type: 'promote', atMs: T0_MS + 3, candidate: 'n1', expectedEpoch: 0, timeline: 1, reason: 'bootstrap', kind: 'manual', switchLsn: '0/0' },
   ]);
 }

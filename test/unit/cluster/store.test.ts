@@ -7,7 +7,7 @@ import type { ApplyResult } from '../../../src/cluster/results.js';
 import { ClusterStateMachine, type AppliedEvent } from '../../../src/cluster/state-machine.js';
 import { ClusterStore } from '../../../src/cluster/store.js';
 import { RaftDriver, type RaftDriverOptions } from '../../../src/raft/driver/raft-driver.js';
-import { register } from './helpers.js';
+import { register, TEST_CREDENTIALS } from './helpers.js';
 import { MemoryHub, startHubDriver } from '../../helpers/memory-hub.js';
 import { until } from '../../helpers/wait.js';
 
@@ -51,7 +51,7 @@ const BOOTSTRAP: ClusterCommandInput[] = [
   register('n2'),
   register('n3'),
   { type: 'initializeClaim', atMs: 10, member: 'n1' },
-  { type: 'initializeDone', atMs: 11, member: 'n1', systemIdentifier: '7301234567890123456' },
+  { type: 'initializeDone', atMs: 11, member: 'n1', systemIdentifier: '7301234567890123456', credentials: TEST_CREDENTIALS },
   { type: 'promote', atMs: 12, candidate: 'n1', expectedEpoch: 0, timeline: 1, reason: 'bootstrap', kind: 'manual', switchLsn: '0/0' },
 ];
 

@@ -3,6 +3,7 @@ import { parseDynamicConfig } from '../../../src/config/dynamic.js';
 import { DEFAULT_TAGS, initialClusterState, type ClusterState, type Leader } from '../../../src/cluster/state.js';
 import type { CandidatePosition } from '../../../src/ha/candidates.js';
 import { decideFailover, decideLocal, decideRaftLeadership, type HaObservation } from '../../../src/ha/decide.js';
+import { TEST_CREDENTIALS } from '../cluster/helpers.js';
 
 // ttl 4000, safety margin 1000 (defaults)
 function state(overrides: Partial<ClusterState> = {}): ClusterState {
@@ -19,7 +20,7 @@ function state(overrides: Partial<ClusterState> = {}): ClusterState {
   return {
     ...base,
     config: { version: 1, values: parseDynamicConfig({}) },
-    initialize: { member: 'n1', claimedAtMs: 1, systemIdentifier: '7300000000000000001', doneAtMs: 2 },
+    initialize: { member: 'n1', claimedAtMs: 1, systemIdentifier: '7300000000000000001', doneAtMs: 2, credentials: TEST_CREDENTIALS },
     members,
     epoch: 2,
     leader: leader('n1', 2),
@@ -69,7 +70,7 @@ test('local: a primary with no lease holder demotes, except the initializer taki
   const fresh = state({ epoch: 0, leader: null, lastPrimary: { member: null, timeline: 0 } });
   t.deepEqual(decideLocal(observe({ state: fresh })), { kind: 'claimFirstLease', timeline: 1, reason: 'FIRST_PRIMARY' });
   t.deepEqual(decideLocal(observe({ state: fresh, self: 'n2' })), { kind: 'demote', reason: 'NO_LEASE_HOLDER', holder: null });
-  const notDone = state({ epoch: 0, leader: null, initialize: { member: 'n1', claimedAtMs: 1, systemIdentifier: null, doneAtMs: null } });
+  const notDone = state({ epoch: 0, leader: null, initialize: { member: 'n1', claimedAtMs: 1, systemIdentifier: null, doneAtMs: null, credentials: null } });
   t.is(decideLocal(observe({ state: notDone })).kind, 'demote');
 });
 
