@@ -6,7 +6,9 @@
  * | 0    | success (also --help and --version)                            |
  * | 1    | an unexpected internal error (a bug: the stack goes to stderr) |
  * | 2    | usage error (unknown command or option) or invalid configuration |
+ * | 3    | `run`: the agent could not start (bind failure, storage, PostgreSQL missing) |
  */
 export const EXIT_OK = 0;
 export const EXIT_INTERNAL = 1;
 export const EXIT_USAGE_OR_CONFIG = 2;
+export const EXIT_START_FAILED = 3;

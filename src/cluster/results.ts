@@ -1,3 +1,4 @@
+import { ClusterDecodeError, parseJsonBytes } from './errors.js';
 import type { ClusterState } from './state.js';
 
 /**
@@ -89,4 +90,43 @@ export function accepted(state: ClusterState, detail: Omit<ApplySuccess, 'ok'> =
 
 export function rejected(state: ClusterState, code: RejectionCode, reason: string, key?: string): ApplyOutcome {
   return { state, result: key === undefined ? { ok: false, code, reason } : { ok: false, code, reason, key } };
+}
+
+/** The fields of ApplySuccess besides `ok`, with their JSON types (decodeApplyResult checks them). */
+const SUCCESS_FIELD_TYPES: Readonly<Record<Exclude<keyof ApplySuccess, 'ok'>, 'number' | 'boolean'>> = Object.freeze({
+  epoch: 'number',
+  syncEpoch: 'number',
+  version: 'number',
+  seq: 'number',
+  created: 'boolean',
+  changed: 'boolean',
+  switchoverCleared: 'boolean',
+});
+
+/** A result as the leader answers a forwarded proposal: UTF-8 JSON of the object (results are plain data). */
+export function encodeApplyResult(result: ApplyResult): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(result));
+}
+
+/**
+ * A result from the leader. ClusterDecodeError naming the field when it is not
+ * one this version writes (an unknown rejection code: a newer leader).
+ */
+export function decodeApplyResult(bytes: Uint8Array): ApplyResult {
+  const value = parseJsonBytes(bytes, 'result');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ClusterDecodeError('result', 'must be an object');
+  const fields = value as Record<string, unknown>;
+  if (fields['ok'] === true) {
+    for (const [key, type] of Object.entries(SUCCESS_FIELD_TYPES)) {
+      if (key in fields && typeof fields[key] !== type) throw new ClusterDecodeError(`result.${key}`, `must be a ${type}, got ${JSON.stringify(fields[key])}`);
+    }
+    return fields as unknown as ApplySuccess;
+  }
+  if (fields['ok'] !== false) throw new ClusterDecodeError('result.ok', `must be true or false, got ${JSON.stringify(fields['ok'])}`);
+  if (!(REJECTION_CODES as readonly unknown[]).includes(fields['code'])) {
+    throw new ClusterDecodeError('result.code', `must be a rejection code this version knows, got ${JSON.stringify(fields['code'])}`);
+  }
+  if (typeof fields['reason'] !== 'string') throw new ClusterDecodeError('result.reason', 'must be a string');
+  if ('key' in fields && typeof fields['key'] !== 'string') throw new ClusterDecodeError('result.key', 'must be a string when set');
+  return fields as unknown as ApplyRejection;
 }

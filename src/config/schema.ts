@@ -100,6 +100,8 @@ export const configSchema = z
         /** unix_socket_directories; default <data_dir>/run; must be outside PGDATA (pg_basebackup would copy the lock file). */
         socket_dir: absolutePath().optional(),
         superuser: roleName().default('postgres'),
+        /** Networks (CIDR) whose clients may connect over TCP, to any database as any role, with scram-sha-256; none by default. */
+        client_cidrs: z.array(z.string().regex(/^[0-9a-fA-F:.]+\/[0-9]{1,3}$/, 'expected a CIDR such as 10.0.0.0/16')).max(64).default([]),
         replication_user: roleName().default('pgherd_replicator'),
         /** shared_buffers as a fraction of the machine's memory. */
         shared_buffers_fraction: z.number().min(0.01).max(0.8).default(0.25),
@@ -149,14 +151,22 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    /** Peer and admin gRPC. Certificates: all three files or none (generation is a later feature). */
+    /**
+     * Peer and admin gRPC, mutual TLS by default (src/tls/resolve.ts). Certificates: all three files or none;
+     * none → a local CA under <data_dir>/tls generates this node's certificate (for demos).
+     */
     tls: z
       .object({
         /** Plain-text gRPC: for tests only. */
         insecure: z.boolean().default(false),
+        /** The cluster CA (PEM): it signs every member's certificate; the only CA peers trust. */
         ca_file: absolutePath().optional(),
+        /** This node's certificate (PEM), for server and client use; its SANs name the addresses it is dialled by. */
         cert_file: absolutePath().optional(),
+        /** This node's private key (PEM). */
         key_file: absolutePath().optional(),
+        /** Without files: where the local CA lives; default <data_dir>/tls. Nodes sharing one host tree (the demo) share one directory. */
+        local_ca_dir: absolutePath().optional(),
       })
       .strict()
       .prefault({}),

@@ -47,6 +47,18 @@ export class ProposalDroppedError extends PgherdError {
   }
 }
 
+/**
+ * Raft: the node a proposal was forwarded to refused it for good: the command
+ * does not decode there, the sender is not of its cluster, or it does not
+ * accept forwarded proposals. Unlike ProposalDroppedError, retrying the same
+ * proposal will not help.
+ */
+export class ProposalRefusedError extends PgherdError {
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super('PGHERD_RAFT_PROPOSAL_REFUSED', `proposal refused: ${reason}`, options);
+  }
+}
+
 /** Raft: the node was stopped while an operation was pending. */
 export class RaftStoppedError extends PgherdError {
   constructor() {

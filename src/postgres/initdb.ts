@@ -43,6 +43,8 @@ export interface InitdbOptions {
   readonly dataDir: string;
   /** Default 'postgres'. */
   readonly superuser?: string;
+  /** The superuser's password; generated when absent. */
+  readonly superuserPassword?: string;
   /** Default 'C.UTF-8' (code point order, UTF-8 character classes). */
   readonly locale?: string;
   /** Addresses of cluster members: the only sources of replication and rewind connections. */
@@ -71,7 +73,7 @@ export async function initdb(options: InitdbOptions): Promise<InitdbResult> {
   assertRoleName(superuser);
   await mkdirForPg(options.osUser, options.dataDir);
   if ((await readdir(options.dataDir)).length > 0) throw new PgTargetNotEmptyError(options.dataDir);
-  const password = generatePassword();
+  const password = options.superuserPassword ?? generatePassword();
   const pwDir = await mkdtemp(join(tmpdir(), 'pgherd-pw-'));
   try {
     await chownToPg(options.osUser, pwDir);

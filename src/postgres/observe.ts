@@ -41,6 +41,9 @@ export interface ReplicaObservation extends Common {
   readonly streaming: boolean;
   readonly receiveLsn: Lsn | null;
   readonly replayLsn: Lsn | null;
+  /** The settings it streams with (from the command line the agent gave it); '' when unset. */
+  readonly primaryConninfo: string;
+  readonly primarySlotName: string;
 }
 
 export type Observation = PrimaryObservation | ReplicaObservation;
@@ -75,8 +78,9 @@ export async function observe(conn: LocalConnection): Promise<Observation> {
       return { role: 'primary', ...common, timeline: parseInt(row.walfile.slice(0, 8), 16), currentLsn: parseLsn(row.lsn) };
     }
     const row = (
-      await client.query<{ receive: string | null; replay: string | null; received_tli: number | null; status: string | null }>(
+      await client.query<{ receive: string | null; replay: string | null; received_tli: number | null; status: string | null; conninfo: string; slot: string }>(
         `SELECT pg_last_wal_receive_lsn()::text AS receive, pg_last_wal_replay_lsn()::text AS replay,
+                current_setting('primary_conninfo') AS conninfo, current_setting('primary_slot_name') AS slot,
                 (SELECT received_tli FROM pg_stat_wal_receiver) AS received_tli,
                 (SELECT status FROM pg_stat_wal_receiver) AS status`,
       )
@@ -88,6 +92,8 @@ export async function observe(conn: LocalConnection): Promise<Observation> {
       streaming: row.status === 'streaming',
       receiveLsn: parseLsnOrNull(row.receive),
       replayLsn: parseLsnOrNull(row.replay),
+      primaryConninfo: row.conninfo,
+      primarySlotName: row.slot,
     };
   });
 }

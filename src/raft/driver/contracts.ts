@@ -34,4 +34,10 @@ export interface Transport {
   send(messages: readonly Message[]): void;
   setPeers(peers: ReadonlyMap<string, string>): void;
   stop(): Promise<void>;
+  /**
+   * Forward an encoded proposal to the leader `peerId` and resolve with the
+   * result bytes it answered (GrpcTransport.forwardProposal). Optional: the
+   * driver never calls it; the cluster store does, on a follower.
+   */
+  forwardProposal?(peerId: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
 }

@@ -194,6 +194,15 @@ export class RaftDriver<R = unknown> extends EventEmitter<RaftDriverEvents> {
     this.kick();
   }
 
+  get nodeId(): NodeId {
+    return this.options.nodeId;
+  }
+
+  /** What propose() waits for when given no timeout. */
+  get proposeTimeoutMs(): number {
+    return this.settings.proposeTimeoutMs;
+  }
+
   isLeader(): boolean {
     return this.softState.role === 'leader';
   }

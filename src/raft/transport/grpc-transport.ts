@@ -1,9 +1,10 @@
 import { credentials, Server, ServerCredentials, status as Status } from '@grpc/grpc-js';
 import { assert } from '../../lib/assert.js';
-import { BindError } from '../../lib/errors.js';
+import { BindError, ProposalDroppedError, RaftStoppedError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Message, NodeId } from '../core/types.js';
 import { assertEncodable, encodeEnvelope } from './codec.js';
+import { forwardError, isRefusal } from './forward.js';
 import { serverChannelOptions } from './grpc-options.js';
 import { parseAddress, validateOptions, validatePeers, type TransportLimits, type TransportOptions } from './options.js';
 import { PeerLink, type PeerLinkStats } from './peer-link.js';
@@ -11,7 +12,7 @@ import { PeerService } from './peer-service.js';
 import { decodePositionResponse, unreachablePosition, type CandidatePosition } from './position.js';
 import { raftPeerDefinition } from './proto.js';
 
-export { TRANSPORT_LIMITS_DEFAULT, type TransportLimits, type TransportOptions } from './options.js';
+export { TRANSPORT_LIMITS_DEFAULT, type ProposeHandler, type TransportLimits, type TransportOptions } from './options.js';
 export type { PeerLinkStats } from './peer-link.js';
 export { POSITION_ROLES, type CandidatePosition, type CandidatePositionAnswer, type PositionRole } from './position.js';
 
@@ -65,6 +66,7 @@ export class GrpcTransport {
       isPeer: (id) => transport !== undefined && transport.peers.has(id),
       onMessage: options.onMessage,
       onPositionRequest: options.onPositionRequest,
+      onProposeRequest: options.onProposeRequest,
     });
     const server = new Server(serverChannelOptions(limits));
     server.addService(raftPeerDefinition().service, service.implementation());
@@ -128,6 +130,40 @@ export class GrpcTransport {
     return Promise.all(peerIds.map((peerId) => this.queryPosition(peerId, timeoutMs)));
   }
 
+  /**
+   * Forward an encoded proposal to `peerId` (the Raft leader as this node
+   * knows it: RaftPeer.Propose on the peer's existing channel) and return
+   * the result bytes its onProposeRequest answered. The peer gets at most
+   * timeoutMs, which is also this call's deadline. Rejects with the typed
+   * error of forward.ts: NotLeaderError (with the peer's leader hint),
+   * RaftTimeoutError, ProposalDroppedError (also an unknown peer or a broken
+   * connection), ProposalRefusedError, RaftStoppedError (this transport, or
+   * the peer's node, stopped).
+   */
+  async forwardProposal(peerId: NodeId, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    assert(Number.isFinite(timeoutMs) && timeoutMs > 0, () => `forwardProposal timeout must be a positive number of ms, got ${timeoutMs}`);
+    if (this.stopPromise !== undefined) throw new RaftStoppedError();
+    const link = this.links.get(peerId);
+    if (link === undefined) {
+      this.log.debug({ peer: peerId }, 'transport.proposeUnknownPeer');
+      throw new ProposalDroppedError(`no address known for ${peerId}`);
+    }
+    const startedMs = performance.now();
+    const request = { cluster_name: this.options.clusterName, from: this.options.nodeId, to: peerId, data, timeout_ms: Math.min(Math.ceil(timeoutMs), UINT32_MAX) };
+    const outcome = await link.propose(request, timeoutMs);
+    const durationMs = Math.round(performance.now() - startedMs);
+    if ('response' in outcome) {
+      this.log.debug({ peer: peerId, dataBytes: data.byteLength, resultBytes: outcome.response.result.byteLength, durationMs }, 'transport.proposalForwarded');
+      return new Uint8Array(outcome.response.result);
+    }
+    const error = forwardError(peerId, timeoutMs, outcome, this.stopPromise !== undefined);
+    // Refusals are configuration or version trouble (warn); the rest is what elections and partitions produce, every renewal (debug).
+    const fields = { peer: peerId, address: link.address, durationMs, reason: outcome.failure, code: error.code };
+    if (isRefusal(outcome.code)) this.log.warn(fields, 'transport.proposalRefused');
+    else this.log.debug(fields, 'transport.proposalFailed');
+    throw error;
+  }
+
   /** Replace the peer set: links to removed peers close, links to new or re-addressed peers open. */
   setPeers(peers: ReadonlyMap<NodeId, string>): void {
     assert(this.stopPromise === undefined, 'setPeers after stop');
@@ -184,6 +220,9 @@ export class GrpcTransport {
     });
   }
 }
+
+/** ProposeRequest.timeout_ms is a uint32. */
+const UINT32_MAX = 0xffff_ffff;
 
 function bind(server: Server, address: string, serverCredentials: ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -28,6 +28,8 @@ export interface TransportLimits {
   readonly shutdownGraceMs: number;
   /** Longest time onPositionRequest gets to answer when the asking node set no deadline (or a longer one). */
   readonly positionAnswerMsMax: number;
+  /** Longest time onProposeRequest gets for one forwarded proposal, whatever the caller's timeout and deadline. */
+  readonly proposeAnswerMsMax: number;
 }
 
 /**
@@ -43,6 +45,8 @@ export interface TransportLimits {
  *  - keepalive 2 s + 1 s: a silently dead connection is noticed within ~3 s even without traffic.
  *  - positionAnswerMsMax 5 s: the failover waits for positions with a short deadline (well below the
  *    lease ttl); this only bounds a caller without one.
+ *  - proposeAnswerMsMax 30 s: 6x the driver's default propose timeout (5 s); it only bounds a caller
+ *    that set no timeout or deadline, so a forwarded proposal never holds a call open for good.
  */
 export const TRANSPORT_LIMITS_DEFAULT: TransportLimits = Object.freeze({
   queueMessagesMax: 4096,
@@ -57,10 +61,14 @@ export const TRANSPORT_LIMITS_DEFAULT: TransportLimits = Object.freeze({
   keepaliveTimeoutMs: 1_000,
   shutdownGraceMs: 500,
   positionAnswerMsMax: 5_000,
+  proposeAnswerMsMax: 30_000,
 });
 
 /** Room for the non-data fields of a snapshot chunk (header with membership lists, offset, flags). */
 export const SNAPSHOT_CHUNK_OVERHEAD_BYTES_MAX = 1024 * 1024;
+
+/** Serves RaftPeer.Propose on the leader: encoded command in, encoded result out. */
+export type ProposeHandler = (data: Uint8Array, timeoutMs: number) => Promise<Uint8Array>;
 
 export interface TransportOptions {
   readonly nodeId: NodeId;
@@ -80,6 +88,14 @@ export interface TransportOptions {
    * It gets at most the asker's deadline; a throw answers UNAVAILABLE with its message. Absent: UNIMPLEMENTED.
    */
   readonly onPositionRequest?: () => Promise<CandidatePositionAnswer> | CandidatePositionAnswer;
+  /**
+   * Commit a proposal a follower forwarded here (RaftPeer.Propose) and return the state machine's
+   * result, both encoded by the caller's layer (opaque here). It gets the smallest of the asker's
+   * timeout, its deadline and proposeAnswerMsMax. Reject as the driver does: NotLeaderError,
+   * RaftTimeoutError, ProposalDroppedError, RaftStoppedError; ProposalRefusedError for bytes that do
+   * not decode. Anything else answers INTERNAL (a bug). Absent: UNIMPLEMENTED.
+   */
+  readonly onProposeRequest?: ProposeHandler;
   /** Default insecure (TLS arrives later). */
   readonly serverCredentials?: ServerCredentials;
   readonly channelCredentials?: ChannelCredentials;
@@ -145,6 +161,9 @@ export function validateOptions(options: TransportOptions): TransportLimits {
   }
   if (options.onPositionRequest !== undefined && typeof options.onPositionRequest !== 'function') {
     throw new ConfigError('transport.onPositionRequest', 'must be a function when set');
+  }
+  if (options.onProposeRequest !== undefined && typeof options.onProposeRequest !== 'function') {
+    throw new ConfigError('transport.onProposeRequest', 'must be a function when set');
   }
   return resolveLimits(options.limits);
 }

@@ -5,6 +5,7 @@ import {
   type ChannelCredentials,
   type ClientUnaryCall,
   type ClientWritableStream,
+  type MethodDefinition,
   type ServiceError,
 } from '@grpc/grpc-js';
 import { assert } from '../../lib/assert.js';
@@ -15,10 +16,25 @@ import { clientChannelOptions } from './grpc-options.js';
 import type { TransportLimits } from './options.js';
 import { raftPeerDefinition } from './proto.js';
 import { snapshotChunks } from './snapshot-codec.js';
-import type { WireAck, WireEnvelope, WirePositionRequest, WirePositionResponse, WireSnapshotChunk } from './wire.js';
+import type {
+  WireAck,
+  WireEnvelope,
+  WirePositionRequest,
+  WirePositionResponse,
+  WireProposeRequest,
+  WireProposeResponse,
+  WireSnapshotChunk,
+} from './wire.js';
 
-/** How one GetPosition call ended: the answer, or why there is none (a gRPC status, or 'closed'). */
-export type PositionCallOutcome = { readonly response: WirePositionResponse } | { readonly failure: string; readonly code: Status | 'closed' };
+/**
+ * How one unary call ended: the answer, or why there is none (a gRPC status
+ * with the trailing metadata the peer sent, or 'closed').
+ */
+export type UnaryCallOutcome<Response> =
+  | { readonly response: Response }
+  | { readonly failure: string; readonly code: Status | 'closed'; readonly metadata?: Metadata | undefined };
+
+export type PositionCallOutcome = UnaryCallOutcome<WirePositionResponse>;
 
 export interface PeerLinkOptions {
   readonly peerId: NodeId;
@@ -71,7 +87,8 @@ export class PeerLink {
   private backoffMs: number;
   private lastUnreachableReportMs = Number.NEGATIVE_INFINITY;
   private snapshotCall: ClientWritableStream<WireSnapshotChunk> | null = null;
-  private readonly positionCalls = new Set<ClientUnaryCall>();
+  /** GetPosition and Propose calls in flight (close() cancels them). */
+  private readonly unaryCalls = new Set<ClientUnaryCall>();
   private sentMessagesTotal = 0;
   private droppedMessagesTotal = 0;
   private snapshotsSentTotal = 0;
@@ -125,18 +142,27 @@ export class PeerLink {
     this.pumpSnapshot(call, chunks);
   }
 
-  /**
-   * One unary GetPosition call on this link's channel, with a deadline of
-   * timeoutMs. Never rejects: failures (and close()) resolve with the reason.
-   */
+  /** One GetPosition call; see unary(). */
   getPosition(request: WirePositionRequest, timeoutMs: number): Promise<PositionCallOutcome> {
+    return this.unary(this.definition.getPosition, request, timeoutMs);
+  }
+
+  /** One Propose call (a proposal forwarded to the leader); see unary(). */
+  propose(request: WireProposeRequest, timeoutMs: number): Promise<UnaryCallOutcome<WireProposeResponse>> {
+    return this.unary(this.definition.propose, request, timeoutMs);
+  }
+
+  /**
+   * One unary call on this link's channel, with a deadline of timeoutMs.
+   * Never rejects: failures (and close()) resolve with the reason.
+   */
+  private unary<Request, Response>(method: MethodDefinition<Request, Response>, request: Request, timeoutMs: number): Promise<UnaryCallOutcome<Response>> {
     if (this.state === 'closed') return Promise.resolve({ failure: 'link closed', code: 'closed' });
-    const method = this.definition.getPosition;
     return new Promise((resolve) => {
       let call: ClientUnaryCall | undefined;
       let done = false;
       try {
-        call = this.client.makeUnaryRequest<WirePositionRequest, WirePositionResponse>(
+        call = this.client.makeUnaryRequest<Request, Response>(
           method.path,
           method.requestSerialize,
           method.responseDeserialize,
@@ -145,9 +171,9 @@ export class PeerLink {
           { deadline: Date.now() + timeoutMs },
           (error, response) => {
             done = true;
-            if (call !== undefined) this.positionCalls.delete(call);
+            if (call !== undefined) this.unaryCalls.delete(call);
             if (error === null && response !== undefined) resolve({ response });
-            else resolve({ failure: describeEnd(error ?? null), code: error?.code ?? Status.UNKNOWN });
+            else resolve({ failure: describeEnd(error ?? null), code: error?.code ?? Status.UNKNOWN, metadata: error?.metadata });
           },
         );
       } catch (error) {
@@ -155,7 +181,7 @@ export class PeerLink {
         resolve({ failure: error instanceof Error ? error.message : String(error), code: 'closed' });
         return;
       }
-      if (!done) this.positionCalls.add(call);
+      if (!done) this.unaryCalls.add(call);
     });
   }
 
@@ -188,8 +214,8 @@ export class PeerLink {
     stream?.cancel();
     snapshotCall?.cancel();
     // Their callbacks resolve with CANCELLED.
-    for (const call of [...this.positionCalls]) call.cancel();
-    this.positionCalls.clear();
+    for (const call of [...this.unaryCalls]) call.cancel();
+    this.unaryCalls.clear();
     this.queue.clear();
     this.client.close();
     if (snapshotCall !== null && reportSnapshotFailure) {

@@ -7,13 +7,24 @@ import {
   type StatusObject,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import { assert } from '../../lib/assert.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Message, NodeId } from '../core/types.js';
 import { CodecError, decodeEnvelope } from './codec.js';
-import type { TransportLimits } from './options.js';
+import { proposeFailureStatus } from './forward.js';
+import type { ProposeHandler, TransportLimits } from './options.js';
 import { encodePositionAnswer, InvalidPositionAnswer, type CandidatePositionAnswer } from './position.js';
 import { SnapshotAssembler } from './snapshot-codec.js';
-import type { WireAck, WireEnvelope, WirePositionRequest, WirePositionResponse, WireSnapshotChunk, WireSnapshotHeader } from './wire.js';
+import type {
+  WireAck,
+  WireEnvelope,
+  WirePositionRequest,
+  WirePositionResponse,
+  WireProposeRequest,
+  WireProposeResponse,
+  WireSnapshotChunk,
+  WireSnapshotHeader,
+} from './wire.js';
 
 export interface PeerServiceOptions {
   readonly nodeId: NodeId;
@@ -25,6 +36,8 @@ export interface PeerServiceOptions {
   readonly onMessage: (message: Message) => void;
   /** Answers GetPosition; absent = UNIMPLEMENTED. */
   readonly onPositionRequest?: (() => Promise<CandidatePositionAnswer> | CandidatePositionAnswer) | undefined;
+  /** Answers Propose; absent = UNIMPLEMENTED. */
+  readonly onProposeRequest?: ProposeHandler | undefined;
 }
 
 export interface PeerServiceStats {
@@ -41,8 +54,24 @@ type DropReason = 'wrongCluster' | 'unknownPeer' | 'wrongRecipient';
 /** Ends one incoming call exactly once: OK (null) or with a status. */
 type Settle = (status: ServerStatusResponse | null) => void;
 
-/** Ends one GetPosition call exactly once: with a response or a status. */
-type SettlePosition = (outcome: { response: WirePositionResponse } | { status: ServerStatusResponse }) => void;
+/** Ends one unary call (GetPosition, Propose) exactly once: with a response or a status. */
+type SettleUnary<Response> = (outcome: { response: Response } | { status: ServerStatusResponse }) => void;
+
+/** What a unary request says about its sender, checked like an envelope. */
+interface UnarySender {
+  readonly cluster: string;
+  readonly from: NodeId;
+  readonly to: NodeId;
+}
+
+/** How answerWithin ends a call other than with work's response. */
+interface UnaryWork<Response> {
+  readonly work: () => Promise<Response>;
+  /** boundMs passed first. */
+  readonly timedOut: () => ServerStatusResponse;
+  /** work rejected. */
+  readonly failed: (error: unknown) => ServerStatusResponse;
+}
 
 /**
  * The server side of RaftPeer. Each incoming Send stream is accepted at once
@@ -52,7 +81,8 @@ type SettlePosition = (outcome: { response: WirePositionResponse } | { status: S
  */
 export class PeerService {
   private readonly openCalls = new Map<ServerReadableStream<unknown, WireAck>, Settle>();
-  private readonly openPositionCalls = new Set<SettlePosition>();
+  /** Ends an open unary call with a status (stop()). */
+  private readonly openUnaryCalls = new Set<(status: ServerStatusResponse) => void>();
   private stopping = false;
   private deliveredMessagesTotal = 0;
   private incomingDroppedTotal = 0;
@@ -66,6 +96,8 @@ export class PeerService {
         this.onInstallSnapshot(call, callback),
       GetPosition: (call: ServerUnaryCall<WirePositionRequest, WirePositionResponse>, callback: sendUnaryData<WirePositionResponse>) =>
         this.onGetPosition(call, callback),
+      Propose: (call: ServerUnaryCall<WireProposeRequest, WireProposeResponse>, callback: sendUnaryData<WireProposeResponse>) =>
+        this.onPropose(call, callback),
     };
   }
 
@@ -79,9 +111,7 @@ export class PeerService {
     for (const settle of [...this.openCalls.values()]) {
       settle({ code: Status.UNAVAILABLE, details: 'transport stopping' });
     }
-    for (const settle of [...this.openPositionCalls]) {
-      settle({ status: { code: Status.UNAVAILABLE, details: 'transport stopping' } });
-    }
+    for (const fail of [...this.openUnaryCalls]) fail({ code: Status.UNAVAILABLE, details: 'transport stopping' });
   }
 
   private onSend(call: ServerReadableStream<WireEnvelope, WireAck>, callback: sendUnaryData<WireAck>): void {
@@ -174,17 +204,8 @@ export class PeerService {
    */
   private onGetPosition(call: ServerUnaryCall<WirePositionRequest, WirePositionResponse>, callback: sendUnaryData<WirePositionResponse>): void {
     const { cluster_name: cluster, from, to } = call.request;
-    const { nodeId, clusterName, logger } = this.options;
-    if (this.stopping) {
-      callback({ code: Status.UNAVAILABLE, details: 'transport stopping' });
-      return;
-    }
-    const reason = this.checkSender(cluster, from, to);
-    if (reason !== undefined) {
-      logger.warn({ reason, cluster, from, to }, 'transport.positionRequestRefused');
-      callback(positionRefusal(reason, { cluster, from, to, clusterName, nodeId }));
-      return;
-    }
+    const { nodeId, logger } = this.options;
+    if (!this.admitUnary('position request', 'transport.positionRequestRefused', { cluster, from, to }, callback)) return;
     const answer = this.options.onPositionRequest;
     if (answer === undefined) {
       logger.debug({ from }, 'transport.positionRequestUnimplemented');
@@ -192,45 +213,124 @@ export class PeerService {
       return;
     }
     const boundMs = Math.max(0, Math.min(remainingMs(call.getDeadline()), this.options.limits.positionAnswerMsMax));
+    this.answerWithin(call, callback, boundMs, {
+      work: async () => encodePositionAnswer(nodeId, await answer()),
+      timedOut: () => {
+        logger.warn({ from, boundMs }, 'transport.positionAnswerTimedOut');
+        return { code: Status.DEADLINE_EXCEEDED, details: `node '${nodeId}' found no position within ${boundMs} ms` };
+      },
+      failed: (error) => {
+        if (error instanceof InvalidPositionAnswer) {
+          logger.error({ from, error: error.message }, 'transport.positionAnswerInvalid');
+          return { code: Status.INTERNAL, details: error.message };
+        }
+        const message = error instanceof Error ? error.message : String(error);
+        logger.warn({ from, error: message }, 'transport.positionUnavailable');
+        return { code: Status.UNAVAILABLE, details: `node '${nodeId}' has no position: ${message}` };
+      },
+    });
+  }
+
+  /**
+   * Propose: a follower forwards a proposal to this node, which it believes
+   * is the Raft leader. Checked like GetPosition, then handed to
+   * onProposeRequest with the smallest of the sender's timeout, its deadline
+   * and proposeAnswerMsMax. The handler's typed rejections become statuses
+   * (forward.ts); outcomes a busy cluster produces (not the leader, timed
+   * out, dropped) are logged at debug: the primary renews its lease every
+   * second and an election makes a burst of them.
+   */
+  private onPropose(call: ServerUnaryCall<WireProposeRequest, WireProposeResponse>, callback: sendUnaryData<WireProposeResponse>): void {
+    const { cluster_name: cluster, from, to, data, timeout_ms: timeoutMs } = call.request;
+    const { nodeId, logger } = this.options;
+    if (!this.admitUnary('proposal', 'transport.proposeRequestRefused', { cluster, from, to }, callback)) return;
+    const handler = this.options.onProposeRequest;
+    if (handler === undefined) {
+      logger.debug({ from }, 'transport.proposeRequestUnimplemented');
+      callback({ code: Status.UNIMPLEMENTED, details: `node '${nodeId}' does not accept forwarded proposals` });
+      return;
+    }
+    const requestedMs = timeoutMs === 0 ? Number.POSITIVE_INFINITY : timeoutMs;
+    const boundMs = Math.max(0, Math.min(requestedMs, remainingMs(call.getDeadline()), this.options.limits.proposeAnswerMsMax));
+    const startedMs = performance.now();
+    this.answerWithin(call, callback, boundMs, {
+      work: async () => {
+        const result = await handler(data, boundMs);
+        assert(result instanceof Uint8Array, () => `onProposeRequest resolved with ${typeof result}, not bytes`);
+        logger.debug({ from, dataBytes: data.byteLength, resultBytes: result.byteLength, durationMs: Math.round(performance.now() - startedMs) }, 'transport.proposeAnswered');
+        return { result };
+      },
+      timedOut: () => {
+        logger.debug({ from, boundMs }, 'transport.proposeTimedOut');
+        return { code: Status.DEADLINE_EXCEEDED, details: `node '${nodeId}' did not apply the proposal within ${boundMs} ms` };
+      },
+      failed: (error) => {
+        const status = proposeFailureStatus(error);
+        if (status === undefined) {
+          logger.error({ from, err: error }, 'transport.proposeHandlerFailed');
+          const message = error instanceof Error ? error.message : String(error);
+          return { code: Status.INTERNAL, details: `node '${nodeId}' failed the proposal: ${message}` };
+        }
+        const fields = { from, status: Status[status.code ?? Status.UNKNOWN], error: status.details, durationMs: Math.round(performance.now() - startedMs) };
+        if (status.code === Status.INVALID_ARGUMENT) logger.warn(fields, 'transport.proposeRejected');
+        else logger.debug(fields, 'transport.proposeFailed');
+        return status;
+      },
+    });
+  }
+
+  /**
+   * Refuse a unary request while stopping, or when its sender fails the
+   * envelope checks (logged at warn as `event`: configuration trouble).
+   * False when the call was answered.
+   */
+  private admitUnary(what: string, event: string, sender: UnarySender, callback: (status: ServerStatusResponse) => void): boolean {
+    if (this.stopping) {
+      callback({ code: Status.UNAVAILABLE, details: 'transport stopping' });
+      return false;
+    }
+    const reason = this.checkSender(sender.cluster, sender.from, sender.to);
+    if (reason === undefined) return true;
+    this.options.logger.warn({ reason, ...sender }, event);
+    callback(unaryRefusal(what, reason, sender, this.options));
+    return false;
+  }
+
+  /**
+   * End a unary call with work's response, or a status: work rejected, boundMs
+   * passed (timedOut) or the transport stops, whichever comes first. A caller
+   * that gives up (its deadline passed, or it went away) is simply forgotten.
+   */
+  private answerWithin<Response>(
+    call: ServerUnaryCall<unknown, Response>,
+    callback: sendUnaryData<Response>,
+    boundMs: number,
+    { work, timedOut, failed }: UnaryWork<Response>,
+  ): void {
     let settled = false;
     const finish = (): void => {
       settled = true;
       clearTimeout(timer);
-      this.openPositionCalls.delete(settle);
+      this.openUnaryCalls.delete(fail);
     };
-    const settle: SettlePosition = (outcome) => {
+    const settle: SettleUnary<Response> = (outcome) => {
       if (settled) return;
       finish();
       if ('response' in outcome) callback(null, outcome.response);
       else callback(outcome.status);
     };
+    const fail = (status: ServerStatusResponse): void => settle({ status });
     const timer = setTimeout(() => {
-      logger.warn({ from, boundMs }, 'transport.positionAnswerTimedOut');
-      settle({ status: { code: Status.DEADLINE_EXCEEDED, details: `node '${nodeId}' found no position within ${boundMs} ms` } });
+      if (!settled) fail(timedOut());
     }, boundMs);
-    this.openPositionCalls.add(settle);
-    // The asker gave up (its deadline passed, or it went away): nothing more to send.
+    this.openUnaryCalls.add(fail);
     call.on('cancelled', () => {
       if (!settled) finish();
     });
-    new Promise<CandidatePositionAnswer>((resolve) => resolve(answer())).then(
-      (value) => {
-        if (settled) return;
-        let response: WirePositionResponse;
-        try {
-          response = encodePositionAnswer(nodeId, value);
-        } catch (error) {
-          if (!(error instanceof InvalidPositionAnswer)) throw error;
-          logger.error({ from, error: error.message }, 'transport.positionAnswerInvalid');
-          settle({ status: { code: Status.INTERNAL, details: error.message } });
-          return;
-        }
-        settle({ response });
-      },
+    new Promise<Response>((resolve) => resolve(work())).then(
+      (response) => settle({ response }),
       (error: unknown) => {
-        const message = error instanceof Error ? error.message : String(error);
-        logger.warn({ from, error: message }, 'transport.positionUnavailable');
-        settle({ status: { code: Status.UNAVAILABLE, details: `node '${nodeId}' has no position: ${message}` } });
+        if (!settled) fail(failed(error));
       },
     );
   }
@@ -275,17 +375,20 @@ export class PeerService {
   }
 }
 
-function positionRefusal(
+function unaryRefusal(
+  what: string,
   reason: DropReason,
-  { cluster, from, to, clusterName, nodeId }: { cluster: string; from: NodeId; to: NodeId; clusterName: string; nodeId: NodeId },
+  { cluster, from, to }: UnarySender,
+  { clusterName, nodeId }: { clusterName: string; nodeId: NodeId },
 ): ServerStatusResponse {
   switch (reason) {
     case 'wrongCluster':
-      return { code: Status.PERMISSION_DENIED, details: `position request from '${from}' of cluster '${cluster}' refused: this node is in cluster '${clusterName}'` };
+      return { code: Status.PERMISSION_DENIED, details: `${what} from '${from}' of cluster '${cluster}' refused: this node is in cluster '${clusterName}'` };
     case 'unknownPeer':
-      return { code: Status.PERMISSION_DENIED, details: `position request from '${from}' refused: not a peer of '${nodeId}' in cluster '${clusterName}'` };
+      return { code: Status.PERMISSION_DENIED, details: `${what} from '${from}' refused: not a peer of '${nodeId}' in cluster '${clusterName}'` };
     case 'wrongRecipient':
-      return { code: Status.FAILED_PRECONDITION, details: `position request addressed to '${to}' reached '${nodeId}'` };
+      // No leader hint: a forwarded proposal that reached the wrong node reads as "leader unknown" (forward.ts).
+      return { code: Status.FAILED_PRECONDITION, details: `${what} addressed to '${to}' reached '${nodeId}'` };
   }
 }
 

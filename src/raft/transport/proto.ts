@@ -2,7 +2,15 @@ import { fileURLToPath } from 'node:url';
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync, type Options as ProtoLoaderOptions } from '@grpc/proto-loader';
 import { assert } from '../../lib/assert.js';
-import type { WireAck, WireEnvelope, WirePositionRequest, WirePositionResponse, WireSnapshotChunk } from './wire.js';
+import type {
+  WireAck,
+  WireEnvelope,
+  WirePositionRequest,
+  WirePositionResponse,
+  WireProposeRequest,
+  WireProposeResponse,
+  WireSnapshotChunk,
+} from './wire.js';
 
 /**
  * How raft.proto maps to JavaScript (see wire.ts):
@@ -30,6 +38,7 @@ export interface RaftPeerDefinition {
   readonly send: MethodDefinition<WireEnvelope, WireAck>;
   readonly installSnapshot: MethodDefinition<WireSnapshotChunk, WireAck>;
   readonly getPosition: MethodDefinition<WirePositionRequest, WirePositionResponse>;
+  readonly propose: MethodDefinition<WireProposeRequest, WireProposeResponse>;
 }
 
 let loaded: RaftPeerDefinition | undefined;
@@ -43,12 +52,14 @@ export function raftPeerDefinition(): RaftPeerDefinition {
 function load(): RaftPeerDefinition {
   const packageDefinition = loadSync(fileURLToPath(PROTO_URL), PROTO_LOADER_OPTIONS);
   const service = packageDefinition[SERVICE_NAME] as ServiceDefinition | undefined;
-  assert(service !== undefined && 'Send' in service && 'InstallSnapshot' in service && 'GetPosition' in service, `${SERVICE_NAME} missing from raft.proto`);
+  assert(service !== undefined && 'Send' in service && 'InstallSnapshot' in service && 'GetPosition' in service && 'Propose' in service, `${SERVICE_NAME} missing from raft.proto`);
   const send = service['Send'] as MethodDefinition<WireEnvelope, WireAck>;
   const installSnapshot = service['InstallSnapshot'] as MethodDefinition<WireSnapshotChunk, WireAck>;
   const getPosition = service['GetPosition'] as MethodDefinition<WirePositionRequest, WirePositionResponse>;
+  const propose = service['Propose'] as MethodDefinition<WireProposeRequest, WireProposeResponse>;
   assert(send.requestStream && !send.responseStream, 'RaftPeer.Send must be a client stream');
   assert(installSnapshot.requestStream && !installSnapshot.responseStream, 'RaftPeer.InstallSnapshot must be a client stream');
   assert(!getPosition.requestStream && !getPosition.responseStream, 'RaftPeer.GetPosition must be unary');
-  return Object.freeze({ service, send, installSnapshot, getPosition });
+  assert(!propose.requestStream && !propose.responseStream, 'RaftPeer.Propose must be unary');
+  return Object.freeze({ service, send, installSnapshot, getPosition, propose });
 }

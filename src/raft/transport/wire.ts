@@ -140,3 +140,16 @@ export interface WirePositionResponse {
   /** 'primary' | 'replica' | 'stopped' | 'unknown' (a string on the wire: checked by the receiver). */
   role: string;
 }
+
+export interface WireProposeRequest {
+  cluster_name: string;
+  from: string;
+  to: string;
+  data: Uint8Array;
+  /** 0 = bounded by the caller's deadline only. */
+  timeout_ms: number;
+}
+
+export interface WireProposeResponse {
+  result: Uint8Array;
+}

@@ -29,6 +29,7 @@ test('defaults: only the name, the advertised addresses and the cluster size are
       port: 5432,
       socket_dir: '/var/lib/pgherd/run',
       superuser: 'postgres',
+      client_cidrs: [],
       replication_user: 'pgherd_replicator',
       shared_buffers_fraction: 0.25,
       parameters: {},

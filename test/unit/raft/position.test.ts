@@ -70,6 +70,20 @@ const replicaAt = (receiveLsn: string | null, timeline: number | null = 3): Cand
 const unreachable = (member: NodeId): CandidatePosition => ({ member, reachable: false, healthy: false, timeline: null, receiveLsn: null });
 const never = (): Promise<CandidatePositionAnswer> => new Promise(() => {});
 
+/**
+ * Answers the first call (the warm-up that opens the channel, so that a busy
+ * machine's connect time does not count against a timed call), then `then`.
+ */
+function afterWarmUp(then: () => Promise<CandidatePositionAnswer> | CandidatePositionAnswer): () => Promise<CandidatePositionAnswer> | CandidatePositionAnswer {
+  let calls = 0;
+  return () => (calls++ === 0 ? replicaAt('0/1') : then());
+}
+
+async function warmUp(from: Node, peers: readonly NodeId[]): Promise<void> {
+  const answers = await from.transport.queryPositions(peers, 10_000);
+  if (!answers.every((a) => a.reachable)) throw new Error(`warm-up failed: ${JSON.stringify(answers)}`);
+}
+
 async function timed<T>(promise: Promise<T>): Promise<{ value: T; ms: number }> {
   const started = performance.now();
   const value = await promise;
@@ -105,22 +119,24 @@ test('repeated queries reuse the channel and keep answering', async (t) => {
 
 test('a callback that never resolves: unreachable within the deadline plus slack', async (t) => {
   const leader = await startNode(t, { id: 'a' });
-  const b = await startNode(t, { id: 'b', answer: never });
+  const b = await startNode(t, { id: 'b', answer: afterWarmUp(never) });
   link([leader, b]);
+  await warmUp(leader, ['b']);
   const timeoutMs = 300;
   const { value, ms } = await timed(leader.transport.queryPosition('b', timeoutMs));
   t.deepEqual(value, unreachable('b'));
   t.true(ms >= timeoutMs - 20, `answered after ${ms} ms, before the deadline`);
   t.true(ms < timeoutMs + SLACK_MS, `answered after ${ms} ms`);
-  t.is(b.asked.count, 1);
+  t.is(b.asked.count, 2);
   const line = leader.logs.find((l) => l.event === 'transport.positionUnreachable');
   t.regex(String(line?.fields['reason']), /DEADLINE_EXCEEDED/);
 });
 
 test('the server bounds the callback by positionAnswerMsMax when the caller allows more', async (t) => {
   const leader = await startNode(t, { id: 'a' });
-  const b = await startNode(t, { id: 'b', answer: never, limits: { positionAnswerMsMax: 100 } });
+  const b = await startNode(t, { id: 'b', answer: afterWarmUp(never), limits: { positionAnswerMsMax: 100 } });
   link([leader, b]);
+  await warmUp(leader, ['b']);
   const { value, ms } = await timed(leader.transport.queryPosition('b', 10_000));
   t.deepEqual(value, unreachable('b'));
   t.true(ms < 100 + SLACK_MS, `answered after ${ms} ms`);
@@ -239,8 +255,9 @@ test('queryPositions over 3 peers with one dead: 3 answers within the deadline',
   const leader = await startNode(t, { id: 'a' });
   const b = await startNode(t, { id: 'b', answer: () => replicaAt('0/5000') });
   const c = await startNode(t, { id: 'c', answer: async () => replicaAt('0/6000', 4) });
-  const d = await startNode(t, { id: 'd', answer: never });
+  const d = await startNode(t, { id: 'd', answer: afterWarmUp(never) });
   link([leader, b, c, d]);
+  await warmUp(leader, ['b', 'c', 'd']);
   const timeoutMs = 400;
   const { value, ms } = await timed(leader.transport.queryPositions(['b', 'c', 'd'], timeoutMs));
   t.deepEqual(value, [

@@ -1,0 +1,189 @@
+/**
+ * npm run bench:failover [-- --runs N --json --faults host_loss,pg_crash]
+ *
+ * A 3-node cluster of real agents and PostgreSQL on 127.0.0.1 (default
+ * dynamic settings: ttl 4 s, loop_wait 1 s). A client inserts one row
+ * every few ms into whichever node is the writable primary (it re-finds it
+ * after an error, like libpq's target_session_attrs=read-write). For each
+ * run it injects a fault and prints the write-unavailability window: from
+ * the last acknowledged insert before the fault to the first acknowledged
+ * insert after it. Faults:
+ *   host_loss — the primary's agent, fence and PostgreSQL are frozen
+ *               (SIGSTOP), i.e. the host went silent; they are thawed
+ *               after the new primary is up and the old one rejoins;
+ *   pg_crash  — the primary's postmaster is killed (SIGKILL) under a live
+ *               agent, which brings it back (primary_start_timeout).
+ * Planned switchover is not measured: it needs the admin API (not built yet).
+ * Figures are wall-clock on this machine; compare within one run.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { AgentCluster } from '../lib/agent-cluster.js';
+import { percentile } from '../lib/stats.js';
+
+type Fault = 'host_loss' | 'pg_crash';
+const FAULTS: readonly Fault[] = ['host_loss', 'pg_crash'];
+
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? undefined : process.argv[i + 1];
+}
+const runs = Number(option('runs') ?? '10');
+const json = process.argv.includes('--json');
+const faults = (option('faults')?.split(',') ?? FAULTS) as Fault[];
+if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs: expected a positive integer');
+for (const f of faults) if (!FAULTS.includes(f)) throw new Error(`--faults: unknown fault ${f} (expected ${FAULTS.join(', ')})`);
+const WRITE_EVERY_MS = 5;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const say = (text: string): void => {
+  if (!json) console.log(text);
+};
+
+const baseDir = await mkdtemp(join(tmpdir(), 'pgherd-bench-failover-'));
+const cluster = await AgentCluster.create({ baseDir, logLevel: 'info' });
+let password = '';
+
+async function healthy(timeoutMs: number): Promise<string> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const s = await cluster.statuses();
+    const primary = s.filter((x) => x.isPrimary);
+    if (primary.length === 1 && s.filter((x) => x.role === 'replica' && x.state === 'streaming').length === s.length - 1) return primary[0]!.name;
+    if (performance.now() > deadline) throw new Error(`cluster not healthy after ${timeoutMs} ms: ${JSON.stringify(s.map((x) => [x.name, x.role, x.state]))}`);
+    await sleep(250);
+  }
+}
+
+/** The writer: inserts forever into the current writable primary, recording acknowledgement times. */
+class Writer {
+  acks: number[] = [];
+  private client: pg.Client | undefined;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+    await this.client?.end().catch(() => undefined);
+  }
+
+  private async connectWritable(): Promise<pg.Client | undefined> {
+    for (const node of cluster.nodes) {
+      const client = new pg.Client({ host: '127.0.0.1', port: node.pgPort, user: 'postgres', password, database: 'postgres', connectionTimeoutMillis: 500, query_timeout: 1000 });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        const r = await client.query<{ ro: boolean }>('SELECT pg_is_in_recovery() AS ro');
+        if (r.rows[0]?.ro === false) return client;
+      } catch {
+        // try the next node
+      }
+      await client.end().catch(() => undefined);
+    }
+    return undefined;
+  }
+
+  private async run(): Promise<void> {
+    let seq = 0;
+    while (!this.stopped) {
+      if (this.client === undefined) {
+        this.client = await this.connectWritable();
+        if (this.client === undefined) {
+          await sleep(20);
+          continue;
+        }
+      }
+      try {
+        await this.client.query('INSERT INTO bench_writes (seq) VALUES ($1)', [seq++]);
+        this.acks.push(performance.now());
+        await sleep(WRITE_EVERY_MS);
+      } catch {
+        await this.client.end().catch(() => undefined);
+        this.client = undefined;
+      }
+    }
+  }
+}
+
+/** Last ack before `faultAt` → first ack after it. */
+function window(acks: readonly number[], faultAt: number): number | undefined {
+  let before = -Infinity;
+  for (const a of acks) {
+    if (a <= faultAt) before = a;
+    else return before === -Infinity ? undefined : a - before;
+  }
+  return undefined;
+}
+
+async function untilWriteAfter(writer: Writer, at: number, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!writer.acks.some((a) => a > at)) {
+    if (performance.now() > deadline) throw new Error(`no acknowledged write within ${timeoutMs} ms of the fault`);
+    await sleep(50);
+  }
+}
+
+const results: Record<Fault, number[]> = { host_loss: [], pg_crash: [] };
+try {
+  await cluster.startAll();
+  const primary = await healthy(120_000);
+  const { superuserPassword } = await import('../../test/integration/agent/helpers.js');
+  password = await superuserPassword(cluster, primary);
+  const setup = new pg.Client({ host: '127.0.0.1', port: cluster.node(primary).pgPort, user: 'postgres', password, database: 'postgres' });
+  await setup.connect();
+  await setup.query('CREATE TABLE IF NOT EXISTS bench_writes (seq bigint, at timestamptz DEFAULT now())');
+  await setup.end();
+  say(`cluster up in ${baseDir}; ${runs} run(s) of ${faults.join(', ')}`);
+
+  for (let run = 1; run <= runs; run++) {
+    for (const fault of faults) {
+      const primaryNow = await healthy(120_000);
+      const writer = new Writer();
+      writer.start();
+      await sleep(1_500);
+      const faultAt = performance.now();
+      if (fault === 'host_loss') {
+        await cluster.signalHost(primaryNow, 'SIGSTOP');
+        await untilWriteAfter(writer, faultAt, 60_000);
+        await cluster.signalHost(primaryNow, 'SIGCONT');
+      } else {
+        const pid = await cluster.postmasterPid(primaryNow);
+        if (pid === undefined) throw new Error(`no postmaster pid for ${primaryNow}`);
+        process.kill(pid, 'SIGKILL');
+        await untilWriteAfter(writer, faultAt, 60_000);
+      }
+      await sleep(500);
+      await writer.stop();
+      const ms = window(writer.acks, faultAt);
+      if (ms === undefined) throw new Error(`${fault}: no write before or after the fault`);
+      results[fault].push(ms);
+      say(`run ${run} ${fault.padEnd(9)} primary ${primaryNow}: writes unavailable for ${Math.round(ms)} ms`);
+    }
+  }
+} finally {
+  await cluster.stopAll().catch(() => undefined);
+  await cluster.killAll();
+  await rm(baseDir, { recursive: true, force: true });
+}
+
+const round = (v: number | undefined): number | null => (v === undefined ? null : Math.round(v));
+const summary = {
+  runs,
+  host_loss_p50_ms: round(percentile(results.host_loss, 50)),
+  host_loss_p99_ms: round(percentile(results.host_loss, 99)),
+  host_loss_max_ms: round(results.host_loss.length ? Math.max(...results.host_loss) : undefined),
+  pg_crash_p50_ms: round(percentile(results.pg_crash, 50)),
+  pg_crash_p99_ms: round(percentile(results.pg_crash, 99)),
+  ttl_ms: 4000,
+  loop_wait_ms: 1000,
+};
+if (json) console.log(JSON.stringify(summary));
+else console.log(`\nhost loss p50 ${summary.host_loss_p50_ms} ms, p99 ${summary.host_loss_p99_ms} ms; PostgreSQL crash p50 ${summary.pg_crash_p50_ms} ms, p99 ${summary.pg_crash_p99_ms} ms (${runs} runs)`);
+process.exit(0);

@@ -1,0 +1,242 @@
+/**
+ * A local cluster of real pgherd agents (`pgherd run` processes) on
+ * 127.0.0.1, each with its own data directory and free ports. Used by the
+ * demo, the agent integration tests and bench:failover, so "kill the
+ * primary" is a real SIGKILL of a real agent and its PostgreSQL.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import { freePort } from './free-port.js';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+/** The built agent (npm run build): it starts in well under a second, as a restart beside a running primary must. */
+const CLI = join(REPO, 'dist/src/cli/pgherd.js');
+
+/** Refuse to run a dist/ older than the sources: the agents would not be the code under test. */
+async function assertBuildFresh(): Promise<void> {
+  const stamp = await stat(join(REPO, 'dist/BUILD_STAMP')).catch(() => undefined);
+  if (stamp === undefined) throw new Error('dist/ is missing: run `npm run build` (npm test and npm run demo do it first)');
+  const newest = async (dir: string): Promise<number> => {
+    let max = 0;
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      max = Math.max(max, entry.isDirectory() ? await newest(path) : (await stat(path)).mtimeMs);
+    }
+    return max;
+  };
+  if ((await newest(join(REPO, 'src'))) > stamp.mtimeMs) throw new Error('dist/ is older than src/: run `npm run build`');
+}
+
+export interface AgentNodeSpec {
+  readonly name: string;
+  readonly dir: string;
+  readonly raftPort: number;
+  readonly httpPort: number;
+  readonly pgPort: number;
+  readonly configFile: string;
+  readonly logFile: string;
+}
+
+export interface NodeStatus {
+  readonly name: string;
+  readonly reachable: boolean;
+  readonly role: string;
+  readonly state: string;
+  readonly timeline: number | null;
+  readonly lsn: string | null;
+  readonly isPrimary: boolean;
+  readonly lagBytes: number | null;
+  readonly leaseRemainingMs: number | null;
+  readonly lastAction: string;
+  readonly lastReason: string;
+  readonly refused: string | null;
+  readonly raftLeader: string | null;
+}
+
+export interface AgentClusterOptions {
+  readonly baseDir: string;
+  readonly size?: number;
+  /** Merged into bootstrap.dynamic of every node. */
+  readonly dynamic?: Record<string, unknown>;
+  readonly logLevel?: string;
+  /** Extra top-level config merged into every node (e.g. tags per node via perNode). */
+  readonly perNode?: (name: string) => Record<string, unknown>;
+}
+
+export class AgentCluster {
+  readonly nodes: AgentNodeSpec[];
+  private readonly children = new Map<string, ChildProcess>();
+  private readonly exits = new Map<string, Promise<void>>();
+
+  private constructor(readonly baseDir: string, nodes: AgentNodeSpec[]) {
+    this.nodes = nodes;
+  }
+
+  /** Write every node's configuration (nothing started). */
+  static async create(options: AgentClusterOptions): Promise<AgentCluster> {
+    await assertBuildFresh();
+    const size = options.size ?? 3;
+    await mkdir(options.baseDir, { recursive: true });
+    // PostgreSQL (as its own OS user) must be able to reach its data directory inside.
+    await chmod(options.baseDir, 0o755);
+    const names = Array.from({ length: size }, (_, i) => `n${i + 1}`);
+    const ports = await Promise.all(names.map(async () => ({ raft: await freePort(), http: await freePort(), pg: await freePort() })));
+    const nodes = names.map((name, i): AgentNodeSpec => {
+      const dir = join(options.baseDir, name);
+      return { name, dir, raftPort: ports[i]!.raft, httpPort: ports[i]!.http, pgPort: ports[i]!.pg, configFile: join(options.baseDir, `${name}.yaml`), logFile: join(options.baseDir, `${name}.log`) };
+    });
+    for (const node of nodes) {
+      const config = {
+        name: node.name,
+        cluster_name: 'demo',
+        data_dir: node.dir,
+        raft: { bind: `127.0.0.1:${node.raftPort}`, peers: nodes.map((n) => `${n.name}@127.0.0.1:${n.raftPort}`), bootstrap_expect: size },
+        postgresql: { listen: '127.0.0.1', port: node.pgPort, client_cidrs: ['127.0.0.1/32'], parameters: { max_connections: 50 } },
+        http: { listen: `127.0.0.1:${node.httpPort}` },
+        bootstrap: { dynamic: { ...options.dynamic } },
+        tls: { local_ca_dir: join(options.baseDir, 'ca') },
+        log: { level: options.logLevel ?? 'info' },
+        ...options.perNode?.(node.name),
+      };
+      await writeFile(node.configFile, YAML.stringify(config));
+    }
+    return new AgentCluster(options.baseDir, nodes);
+  }
+
+  node(name: string): AgentNodeSpec {
+    const node = this.nodes.find((n) => n.name === name);
+    if (!node) throw new Error(`no node ${name}`);
+    return node;
+  }
+
+  pid(name: string): number | undefined {
+    return this.children.get(name)?.pid;
+  }
+
+  running(name: string): boolean {
+    const child = this.children.get(name);
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
+  }
+
+  async startAll(): Promise<void> {
+    for (const node of this.nodes) this.start(node.name);
+  }
+
+  /** Start (or restart) one agent; its output is appended to <baseDir>/<name>.log. */
+  start(name: string): void {
+    if (this.running(name)) throw new Error(`${name} is already running`);
+    const node = this.node(name);
+    const log = createWriteStream(node.logFile, { flags: 'a' });
+    const child = spawn(process.execPath, [CLI, 'run', '--config', node.configFile], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PGHERD_LOG_LEVEL: undefined } as NodeJS.ProcessEnv,
+    });
+    child.stdout!.pipe(log, { end: false });
+    child.stderr!.pipe(log, { end: false });
+    this.children.set(name, child);
+    this.exits.set(
+      name,
+      new Promise((resolve) => child.once('exit', () => {
+        log.end();
+        resolve();
+      })),
+    );
+  }
+
+  /** SIGTERM and wait for the agent to exit (it stops its PostgreSQL first). */
+  async stop(name: string, timeoutMs = 60_000): Promise<void> {
+    const child = this.children.get(name);
+    if (!child || !this.running(name)) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    await this.exits.get(name);
+    clearTimeout(timer);
+  }
+
+  /** SIGKILL the agent only (its PostgreSQL and fence keep running). */
+  async killAgent(name: string): Promise<void> {
+    const child = this.children.get(name);
+    if (!child || !this.running(name)) return;
+    child.kill('SIGKILL');
+    await this.exits.get(name);
+  }
+
+  /** The postmaster pid from the node's postmaster.pid, if any. */
+  async postmasterPid(name: string): Promise<number | undefined> {
+    try {
+      const text = await readFile(join(this.node(name).dir, 'pgdata', 'postmaster.pid'), 'utf8');
+      const pid = Number(text.split('\n')[0]);
+      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Signal the agent and its PostgreSQL's whole process group (a frozen or killed host). */
+  async signalHost(name: string, signal: 'SIGSTOP' | 'SIGCONT' | 'SIGKILL'): Promise<void> {
+    const pids = [this.pid(name), await this.postmasterPid(name), await this.fencePid(name)].filter((p): p is number => p !== undefined);
+    for (const pid of pids) {
+      try {
+        // The postmaster and the fence lead their own process groups.
+        process.kill(pid === this.pid(name) ? pid : -pid, signal);
+      } catch {
+        // already gone
+      }
+    }
+    if (signal === 'SIGKILL') await this.exits.get(name);
+  }
+
+  /** The node's fence process: the one whose command line names this node's fence socket. */
+  async fencePid(name: string): Promise<number | undefined> {
+    const marker = `--socket=${join(this.node(name).dir, 'fence')}/`;
+    for (const entry of await readdir('/proc')) {
+      if (!/^[0-9]+$/.test(entry)) continue;
+      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+      if (cmdline.includes('fence-process') && cmdline.split('\0').some((arg) => arg.startsWith(marker))) return Number(entry);
+    }
+    return undefined;
+  }
+
+  async status(name: string, timeoutMs = 1_000): Promise<NodeStatus> {
+    const node = this.node(name);
+    try {
+      const response = await fetch(`http://127.0.0.1:${node.httpPort}/cluster`, { signal: AbortSignal.timeout(timeoutMs) });
+      const body = (await response.json()) as { node: Omit<NodeStatus, 'name' | 'reachable'>; raftLeader?: string | null };
+      return { ...body.node, name, reachable: true, raftLeader: body.raftLeader ?? null };
+    } catch {
+      return { name, reachable: false, role: 'unknown', state: 'unreachable', timeline: null, lsn: null, isPrimary: false, lagBytes: null, leaseRemainingMs: null, lastAction: '', lastReason: '', refused: null, raftLeader: null };
+    }
+  }
+
+  async statuses(): Promise<NodeStatus[]> {
+    return Promise.all(this.nodes.map((n) => this.status(n.name)));
+  }
+
+  /** libpq connection string over every node, for the writable one. */
+  connectionString(): string {
+    const hosts = this.nodes.map((n) => `127.0.0.1:${n.pgPort}`).join(',');
+    return `postgresql://postgres@${hosts}/postgres?target_session_attrs=read-write&connect_timeout=2`;
+  }
+
+  /** The superuser password file an agent writes once the cluster is initialized. */
+  passfile(name = 'n1'): string {
+    return join(this.node(name).dir, 'pgpass');
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.stop(n.name)));
+  }
+
+  /** Last resort in teardown: SIGKILL every agent, fence and postmaster this cluster started. */
+  async killAll(): Promise<void> {
+    for (const node of this.nodes) {
+      await this.signalHost(node.name, 'SIGCONT');
+      await this.signalHost(node.name, 'SIGKILL');
+    }
+  }
+}

@@ -1,0 +1,344 @@
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ClusterStore } from '../cluster/store.js';
+import type { Credentials, ClusterState } from '../cluster/state.js';
+import { slotNameFor } from '../cluster/state.js';
+import type { Config } from '../config/schema.js';
+import { parseHostPort } from '../config/address.js';
+import type { Logger } from '../lib/logger.js';
+import {
+  basebackup,
+  createPhysicalSlot,
+  createRoles,
+  dropSlot as dropLocalSlot,
+  generatePassword,
+  initdb,
+  PostgresController,
+  REPLICATION_ROLE,
+  REWIND_ROLE,
+  rewind,
+  writePassfile,
+  type PgBinaries,
+  type PgOsUser,
+  type ServerSettings,
+  type LocalConnection,
+} from '../postgres/index.js';
+import { withConnection } from '../postgres/sql.js';
+import type { CallbackRunner } from './callbacks.js';
+import type { PrimaryDuty } from './duties.js';
+
+/**
+ * The only code that changes PostgreSQL on behalf of the HA loop: each
+ * method is one step an operator would recognise (initdb, clone, start,
+ * promote, demote, rewind). Thin: the decisions were made by the pure
+ * deciders; this file carries them out and logs one line per step.
+ */
+
+export interface ExecutorContext {
+  readonly self: string;
+  readonly config: Config;
+  readonly binaries: PgBinaries;
+  readonly osUser: PgOsUser;
+  readonly store: ClusterStore;
+  readonly callbacks: CallbackRunner;
+  readonly log: Logger;
+  /** Bytes of RAM PostgreSQL's memory settings are sized from. */
+  readonly memoryBytes: number;
+  /** Monotonic clock, ms. */
+  readonly now: () => number;
+  /** Wall clock for commands (atMs): only recorded, never compared across nodes. */
+  readonly wallNow: () => number;
+}
+
+const CREDENTIALS_FILE = 'initialize-credentials.json';
+const PASSFILE = 'pgpass-replication';
+const OBSERVE_TIMEOUT_MS = 2_000;
+
+export class HaExecutor {
+  private controllerCache: { password: string; controller: PostgresController } | undefined;
+  /** The upstream each standby start pointed at (null: none); undefined until this agent started PostgreSQL itself. */
+  upstream: string | null | undefined = undefined;
+  readonly pgDataDir: string;
+  readonly socketDir: string;
+  readonly logDir: string;
+  private readonly passfile: string;
+
+  constructor(private readonly ctx: ExecutorContext) {
+    const pg = ctx.config.postgresql;
+    this.pgDataDir = pg.data_dir;
+    this.socketDir = pg.socket_dir;
+    this.logDir = join(ctx.config.data_dir, 'log');
+    this.passfile = join(ctx.config.data_dir, PASSFILE);
+  }
+
+  /** A controller that connects with the cluster's superuser password (once known). */
+  controller(credentials: Credentials | null): PostgresController {
+    const password = credentials?.superuserPassword ?? '';
+    if (this.controllerCache?.password !== password) {
+      this.controllerCache = {
+        password,
+        controller: new PostgresController({
+          binaries: this.ctx.binaries,
+          osUser: this.ctx.osUser,
+          dataDir: this.pgDataDir,
+          logDir: this.logDir,
+          superuser: { user: this.ctx.config.postgresql.superuser, password },
+          log: this.ctx.log,
+        }),
+      };
+    }
+    return this.controllerCache.controller;
+  }
+
+  async connection(credentials: Credentials | null, timeoutMs = OBSERVE_TIMEOUT_MS): Promise<LocalConnection> {
+    return this.controller(credentials).connection({ connectTimeoutMs: timeoutMs, statementTimeoutMs: timeoutMs });
+  }
+
+  serverSettings(state: ClusterState, upstream: string | null): ServerSettings {
+    const pg = this.ctx.config.postgresql;
+    const parameters = { ...state.config.values.postgresql_parameters, ...pg.parameters };
+    let standby: ServerSettings['standby'];
+    if (upstream !== null) {
+      const member = state.members[upstream];
+      if (member) {
+        standby = {
+          host: member.registration.postgresHost,
+          port: member.registration.postgresPort,
+          user: REPLICATION_ROLE,
+          passfile: this.passfile,
+          slotName: slotNameFor(this.ctx.self),
+          applicationName: this.ctx.self,
+        };
+      }
+    }
+    return {
+      listenAddresses: pg.listen,
+      port: pg.port,
+      socketDir: this.socketDir,
+      clusterName: this.ctx.self,
+      memoryBytes: this.ctx.memoryBytes,
+      sharedBuffersFraction: pg.shared_buffers_fraction,
+      parameters,
+      ...(standby ? { standby } : {}),
+    };
+  }
+
+  /** Initialize the database as the claimant: initdb (fresh) or resume, start as primary, create roles, record the system identifier. */
+  async initialize(state: ClusterState, fresh: boolean): Promise<void> {
+    const credentials = await this.pendingCredentials();
+    if (fresh) {
+      this.ctx.log.info({ dataDir: this.pgDataDir }, 'ha.initdb_started');
+      await initdbWithPassword(this.ctx, this.pgDataDir, credentials.superuserPassword, memberCidrs(this.ctx.config, state));
+    }
+    const controller = this.controller(credentials);
+    await controller.start(this.serverSettings(state, null), 'primary');
+    this.upstream = null;
+    await createRoles(await this.connection(credentials, 10_000), { replicatorPassword: credentials.replicationPassword, rewindPassword: credentials.rewindPassword }, this.ctx.log);
+    const systemIdentifier = await withConnection(await this.connection(credentials), 'read the system identifier', async (client) =>
+      (await client.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()')).rows[0]!.id,
+    );
+    const result = await this.ctx.store.propose({ type: 'initializeDone', atMs: this.ctx.wallNow(), member: this.ctx.self, systemIdentifier, credentials });
+    if (!result.ok) throw new Error(`initializeDone refused: ${result.code}: ${result.reason}`);
+    await rm(join(this.ctx.config.data_dir, CREDENTIALS_FILE), { force: true });
+    this.ctx.log.info({ systemIdentifier }, 'ha.initialized');
+    this.ctx.callbacks.notify('on_start', 'primary');
+  }
+
+  /** The initializer's passwords while its bootstrap is unfinished; null elsewhere. */
+  async pendingCredentialsIfAny(): Promise<Credentials | null> {
+    try {
+      return JSON.parse(await readFile(join(this.ctx.config.data_dir, CREDENTIALS_FILE), 'utf8')) as Credentials;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  /** Passwords for a bootstrap, kept in a 0600 file until recorded, so a crash mid-bootstrap can resume with the same ones. */
+  private async pendingCredentials(): Promise<Credentials> {
+    const path = join(this.ctx.config.data_dir, CREDENTIALS_FILE);
+    const pending = await this.pendingCredentialsIfAny();
+    if (pending !== null) return pending;
+    const credentials: Credentials = { superuserPassword: generatePassword(), replicationPassword: generatePassword(), rewindPassword: generatePassword() };
+    await writeFile(`${path}.tmp`, JSON.stringify(credentials), { mode: 0o600 });
+    await rename(`${path}.tmp`, path);
+    return credentials;
+  }
+
+  /** pg_basebackup from `source` with this member's slot into the (empty) data directory, then start as its standby. */
+  async clone(state: ClusterState, source: string): Promise<void> {
+    const credentials = requireCredentials(state);
+    const member = state.members[source];
+    if (!member) throw new Error(`clone source ${source} is not a member`);
+    await basebackup({
+      binaries: this.ctx.binaries,
+      osUser: this.ctx.osUser,
+      targetDir: this.pgDataDir,
+      source: { host: member.registration.postgresHost, port: member.registration.postgresPort, user: REPLICATION_ROLE, password: credentials.replicationPassword },
+      slotName: slotNameFor(this.ctx.self),
+      log: this.ctx.log,
+    });
+    await this.startStandby(state, source);
+  }
+
+  async startStandby(state: ClusterState, upstream: string | null): Promise<void> {
+    const credentials = requireCredentials(state);
+    const controller = this.controller(credentials);
+    if ((await controller.status()).running) await controller.stop({ mode: 'fast' });
+    await writePassfile(this.passfile, this.ctx.osUser, REPLICATION_ROLE, credentials.replicationPassword);
+    await controller.start(this.serverSettings(state, upstream), 'standby');
+    this.upstream = upstream;
+    this.ctx.callbacks.notify('on_start', 'replica');
+  }
+
+  async startPrimary(state: ClusterState): Promise<void> {
+    await this.controller(requireCredentials(state)).start(this.serverSettings(state, null), 'primary');
+    this.upstream = null;
+    this.ctx.callbacks.notify('on_start', 'primary');
+  }
+
+  /**
+   * Rejoin behind `source`: stop, pg_rewind (when use_rewind), and on
+   * failure re-clone (when reclone_on_rewind_failure) — never leave a
+   * diverged data directory streaming. Then start as its standby.
+   */
+  async rejoin(state: ClusterState, source: string): Promise<void> {
+    const credentials = requireCredentials(state);
+    const controller = this.controller(credentials);
+    const member = state.members[source];
+    if (!member) throw new Error(`rejoin source ${source} is not a member`);
+    await controller.stop({ mode: 'fast' });
+    const values = state.config.values;
+    if (values.use_rewind) {
+      const result = await rewind({
+        binaries: this.ctx.binaries,
+        osUser: this.ctx.osUser,
+        dataDir: this.pgDataDir,
+        source: { host: member.registration.postgresHost, port: member.registration.postgresPort, user: REWIND_ROLE, password: credentials.rewindPassword },
+        log: this.ctx.log,
+      });
+      if (result.ok) {
+        await this.startStandby(state, source);
+        return;
+      }
+      if (!values.reclone_on_rewind_failure) throw new Error(`pg_rewind failed (exit ${result.exitCode}) and reclone_on_rewind_failure is off: left stopped`);
+    }
+    this.ctx.log.warn({ source }, 'ha.reclone');
+    await basebackup({
+      binaries: this.ctx.binaries,
+      osUser: this.ctx.osUser,
+      targetDir: this.pgDataDir,
+      source: { host: member.registration.postgresHost, port: member.registration.postgresPort, user: REPLICATION_ROLE, password: credentials.replicationPassword },
+      slotName: slotNameFor(this.ctx.self),
+      overwrite: true,
+      log: this.ctx.log,
+    });
+    await this.startStandby(state, source);
+  }
+
+  /** Promote the local standby (after the synchronous pre_promote fence), then CHECKPOINT so rewinds of others see the new timeline. */
+  async promote(state: ClusterState): Promise<boolean> {
+    const pre = await this.ctx.callbacks.prePromote(this.ctx.config.postgresql.pre_promote_timeout_ms);
+    if (!pre.ok) {
+      this.ctx.log.error({ reason: pre.reason, exitCode: pre.exitCode, stderrTail: pre.stderrTail }, 'ha.pre_promote_refused');
+      return false;
+    }
+    const credentials = requireCredentials(state);
+    await this.controller(credentials).promote();
+    this.upstream = null;
+    await withConnection(await this.connection(credentials, 30_000), 'checkpoint after promote', (client) => client.query('CHECKPOINT'));
+    this.ctx.callbacks.notify('on_role_change', 'primary');
+    return true;
+  }
+
+  callbacksNotifyStop(role: 'primary' | 'replica'): void {
+    this.ctx.callbacks.notify('on_stop', role);
+  }
+
+  /** Stop accepting writes now: an immediate stop (the next loop rejoins it as a standby). */
+  async demote(state: ClusterState): Promise<void> {
+    await this.controller(state.initialize?.credentials ?? null).stop({ mode: 'immediate', timeoutMs: 5_000 });
+    this.upstream = undefined;
+    this.ctx.callbacks.notify('on_role_change', 'demoted');
+  }
+
+  /** Carry out the primary's duties in order; each command carries the epoch it was decided in. */
+  async runDuties(state: ClusterState, duties: readonly PrimaryDuty[], epoch: number, currentLsn: string): Promise<void> {
+    const conn = await this.connection(requireCredentials(state), 10_000);
+    for (const duty of duties) {
+      switch (duty.kind) {
+        case 'ensureSlot': {
+          if (!duty.existsLocally) await createPhysicalSlot(conn, duty.slotName, this.ctx.log);
+          const result = await this.ctx.store.propose({ type: 'recordSlot', atMs: this.ctx.wallNow(), member: duty.member, createdAtLsn: currentLsn, leaderEpoch: epoch });
+          this.logResult('recordSlot', duty.member, result);
+          break;
+        }
+        case 'dropSlot': {
+          await dropLocalSlot(conn, duty.slotName, this.ctx.log).catch((error: unknown) => this.ctx.log.warn({ slot: duty.slotName, err: error }, 'ha.slot_drop_failed'));
+          if (duty.member !== null) {
+            const result = await this.ctx.store.propose({ type: 'dropSlot', atMs: this.ctx.wallNow(), member: duty.member, leaderEpoch: epoch });
+            this.logResult('dropSlot', duty.member, result);
+          }
+          break;
+        }
+        case 'recordBootstrapPlan': {
+          const result = await this.ctx.store.propose({
+            type: 'recordBootstrapPlan',
+            atMs: this.ctx.wallNow(),
+            member: duty.member,
+            method: 'basebackup',
+            source: duty.source,
+            reason: duty.reason,
+            walBytesSinceBackup: null,
+            backupBytes: null,
+            leaderEpoch: epoch,
+          });
+          this.logResult('recordBootstrapPlan', duty.member, result);
+          break;
+        }
+      }
+    }
+  }
+
+  private logResult(command: string, member: string, result: { ok: boolean; code?: string; reason?: string }): void {
+    if (result.ok) this.ctx.log.info({ command, member }, 'ha.primary_duty_done');
+    else this.ctx.log.warn({ command, member, code: result.code, detail: result.reason }, 'ha.primary_duty_refused');
+  }
+}
+
+function requireCredentials(state: ClusterState): Credentials {
+  const credentials = state.initialize?.credentials;
+  if (!credentials) throw new Error('the cluster has not been initialized (no credentials recorded)');
+  return credentials;
+}
+
+/** pg_hba admits replication and rewind from every member's address: the static peers and this node. */
+export function memberCidrs(config: Config, state: ClusterState): string[] {
+  const hosts = new Set<string>();
+  const add = (address: string): void => {
+    const parsed = parseHostPort(address);
+    if (parsed) hosts.add(parsed.host.replace(/^\[|\]$/g, ''));
+  };
+  add(config.postgresql.connect_address);
+  add(config.raft.advertise);
+  for (const peer of config.raft.peers) add(peer.address);
+  for (const member of Object.values(state.members)) {
+    hosts.add(member.registration.postgresHost);
+    add(member.registration.raftAddress);
+  }
+  return [...hosts].filter((h) => /^[0-9.]+$/.test(h) || h.includes(':')).map((h) => (h.includes(':') ? `${h}/128` : `${h}/32`)).sort();
+}
+
+async function initdbWithPassword(ctx: ExecutorContext, dataDir: string, superuserPassword: string, cidrs: string[]): Promise<void> {
+  await initdb({
+    binaries: ctx.binaries,
+    osUser: ctx.osUser,
+    dataDir,
+    superuser: ctx.config.postgresql.superuser,
+    superuserPassword,
+    memberCidrs: cidrs,
+    clientCidrs: ctx.config.postgresql.client_cidrs,
+    log: ctx.log,
+  });
+}
+

@@ -1,0 +1,178 @@
+import type { ClusterState, MemberRegistration } from '../cluster/state.js';
+
+/**
+ * What a node does with its data directory and its PostgreSQL process
+ * before (and besides) the lease rules of decide.ts: register, initialize
+ * the cluster, clone, start, re-point and rejoin. Pure: observation in,
+ * one action with a reason code out (DESIGN.md §5 Rejoin, §6 step 1-3).
+ *
+ * Safety rules this encodes:
+ *  - data of another cluster (a different system identifier) or a
+ *    directory that is not PostgreSQL's is never overwritten: the node
+ *    refuses to join and says why;
+ *  - a node starts PostgreSQL as a primary only while it holds the lease
+ *    and that lease is confirmed through Raft after this agent started;
+ *  - a former primary rejoins only through pg_rewind (or a re-clone),
+ *    never by streaming on top of WAL the new primary never had;
+ *  - a clone waits until the primary has created this member's slot in
+ *    the current epoch and recorded a bootstrap plan (slot first).
+ */
+
+/** The data directory, as classified by postgres/controldata.ts (system identifier as decimal text). */
+export type DataDirSummary =
+  | { readonly kind: 'missing' | 'empty' }
+  | { readonly kind: 'foreign'; readonly entries: number }
+  | { readonly kind: 'pgdata'; readonly systemIdentifier: string; readonly wasPrimary: boolean; readonly timeline: number };
+
+export interface LocalPostgresState {
+  readonly running: boolean;
+  readonly role: 'primary' | 'replica' | null;
+  /** Replica: whether the WAL receiver streams. */
+  readonly streaming: boolean;
+  /** Replica: the upstream member it was started to follow (null: none, undefined: unknown, e.g. adopted). */
+  readonly upstream: string | null | undefined;
+}
+
+export interface LifecycleObservation {
+  readonly nowMs: number;
+  readonly self: string;
+  readonly state: ClusterState;
+  /** What this node would register now (addresses and tags from its configuration). */
+  readonly registration: Omit<MemberRegistration, 'registeredAtMs'>;
+  readonly dataDir: DataDirSummary;
+  readonly postgres: LocalPostgresState;
+  /** This node holds the leader key and a renewal sent after this agent started was confirmed, and is still valid. */
+  readonly leaseConfirmed: boolean;
+  /** Since when (monotonic) PostgreSQL has not been running while this node holds the leader key; null otherwise. */
+  readonly primaryDownSinceMs: number | null;
+  /** Since when (monotonic) the local replica has not been streaming from its upstream; null when streaming or not a replica. */
+  readonly notStreamingSinceMs: number | null;
+}
+
+export const LIFECYCLE_REASONS = [
+  'NOT_REGISTERED',
+  'REGISTRATION_CHANGED',
+  'DATA_DIR_FOREIGN',
+  'SYSTEM_ID_MISMATCH',
+  'DATA_WITHOUT_CLUSTER',
+  'CLUSTER_UNINITIALIZED',
+  'INITIALIZER',
+  'RESUME_INITIALIZE',
+  'WAITING_FOR_INITIALIZER',
+  'WAITING_FOR_SLOT_AND_PLAN',
+  'BOOTSTRAP_PLAN',
+  'PRIMARY_NOT_RUNNING',
+  'PRIMARY_START_TIMEOUT',
+  'CONFIRM_LEASE_FIRST',
+  'FORMER_PRIMARY',
+  'REPLICA_NOT_RUNNING',
+  'UPSTREAM_CHANGED',
+  'NOT_STREAMING',
+  'RUNNING',
+] as const;
+export type LifecycleReason = (typeof LIFECYCLE_REASONS)[number];
+
+export type LifecycleAction =
+  | { readonly kind: 'register'; readonly reason: 'NOT_REGISTERED' | 'REGISTRATION_CHANGED' }
+  /** Do nothing with the data; say why at error level (an operator must act). */
+  | { readonly kind: 'refuse'; readonly reason: 'DATA_DIR_FOREIGN' | 'SYSTEM_ID_MISMATCH' | 'DATA_WITHOUT_CLUSTER'; readonly detail: string }
+  | { readonly kind: 'claimInitialize'; readonly reason: 'CLUSTER_UNINITIALIZED' }
+  /** initdb (fresh) or finish an interrupted bootstrap (existing data of our own claim), start, create roles, record the system identifier. */
+  | { readonly kind: 'initialize'; readonly fresh: boolean; readonly reason: 'INITIALIZER' | 'RESUME_INITIALIZE' }
+  | { readonly kind: 'clone'; readonly source: string; readonly reason: 'BOOTSTRAP_PLAN' }
+  | { readonly kind: 'startPrimary'; readonly reason: 'PRIMARY_NOT_RUNNING' }
+  /** Give the leader key back: PostgreSQL would not come up within primary_start_timeout_ms. */
+  | { readonly kind: 'releaseLeader'; readonly epoch: number; readonly reason: 'PRIMARY_START_TIMEOUT' }
+  /** Start as a standby of `upstream` (null: no primary known; it replays what it has and answers position queries). */
+  | { readonly kind: 'startStandby'; readonly upstream: string | null; readonly reason: 'REPLICA_NOT_RUNNING' | 'UPSTREAM_CHANGED' }
+  /** Stop (if running), pg_rewind from `source` (re-clone if that fails and the config allows), then start as its standby. */
+  | { readonly kind: 'rejoin'; readonly source: string; readonly reason: 'FORMER_PRIMARY' | 'NOT_STREAMING' }
+  | {
+      readonly kind: 'wait';
+      readonly reason: 'WAITING_FOR_INITIALIZER' | 'WAITING_FOR_SLOT_AND_PLAN' | 'CONFIRM_LEASE_FIRST' | 'RUNNING';
+    };
+
+export function decideLifecycle(o: LifecycleObservation): LifecycleAction {
+  const { state, self } = o;
+  const member = state.members[self];
+  if (!member) return { kind: 'register', reason: 'NOT_REGISTERED' };
+  if (!sameRegistration(member.registration, o.registration)) return { kind: 'register', reason: 'REGISTRATION_CHANGED' };
+
+  const data = o.dataDir;
+  if (data.kind === 'foreign') {
+    return { kind: 'refuse', reason: 'DATA_DIR_FOREIGN', detail: `the data directory holds ${data.entries} entries but is not a PostgreSQL data directory; move it away` };
+  }
+  const init = state.initialize;
+  const systemIdentifier = init?.systemIdentifier ?? null;
+  if (data.kind === 'pgdata' && systemIdentifier !== null && data.systemIdentifier !== systemIdentifier) {
+    return {
+      kind: 'refuse',
+      reason: 'SYSTEM_ID_MISMATCH',
+      detail: `the data directory belongs to database system ${data.systemIdentifier}, this cluster is ${systemIdentifier}; it is never overwritten: move it away to re-clone`,
+    };
+  }
+  if (init === null) {
+    if (data.kind === 'pgdata') {
+      return { kind: 'refuse', reason: 'DATA_WITHOUT_CLUSTER', detail: `the data directory holds database system ${data.systemIdentifier} but the cluster was never initialized; move it away` };
+    }
+    return { kind: 'claimInitialize', reason: 'CLUSTER_UNINITIALIZED' };
+  }
+  if (systemIdentifier === null) {
+    if (init.member !== self) return { kind: 'wait', reason: 'WAITING_FOR_INITIALIZER' };
+    return data.kind === 'pgdata' ? { kind: 'initialize', fresh: false, reason: 'RESUME_INITIALIZE' } : { kind: 'initialize', fresh: true, reason: 'INITIALIZER' };
+  }
+  if (data.kind !== 'pgdata') return decideClone(o);
+
+  const leader = state.leader;
+  if (leader?.member === self) return decideHolder(o, leader.epoch, data.wasPrimary);
+  const upstream = leader?.member ?? null;
+  if (!o.postgres.running) {
+    if (data.wasPrimary && upstream !== null) return { kind: 'rejoin', source: upstream, reason: 'FORMER_PRIMARY' };
+    return { kind: 'startStandby', upstream, reason: 'REPLICA_NOT_RUNNING' };
+  }
+  if (o.postgres.role !== 'replica' || upstream === null) return { kind: 'wait', reason: 'RUNNING' };
+  if (o.postgres.upstream !== upstream) return { kind: 'startStandby', upstream, reason: 'UPSTREAM_CHANGED' };
+  // A replica that cannot stream from the current primary for longer than a lease has most
+  // likely diverged (it received WAL past the new timeline's fork point): rewind it.
+  const stuckMs = o.notStreamingSinceMs === null ? 0 : o.nowMs - o.notStreamingSinceMs;
+  if (stuckMs > 2 * state.config.values.ttl_ms) return { kind: 'rejoin', source: upstream, reason: 'NOT_STREAMING' };
+  return { kind: 'wait', reason: 'RUNNING' };
+}
+
+function decideClone(o: LifecycleObservation): LifecycleAction {
+  const { state, self } = o;
+  const slot = state.slots[self];
+  const plan = state.bootstrap[self];
+  const leader = state.leader;
+  if (leader === null || leader.member === self || !slot || slot.createdByEpoch !== leader.epoch || !plan) {
+    return { kind: 'wait', reason: 'WAITING_FOR_SLOT_AND_PLAN' };
+  }
+  // The S3 branch arrives with the backup store; until then every plan copies from a member.
+  const source = plan.method === 'basebackup' && state.members[plan.source] ? plan.source : leader.member;
+  return { kind: 'clone', source, reason: 'BOOTSTRAP_PLAN' };
+}
+
+/** This node holds the leader key: keep (or bring back) its PostgreSQL as the primary. */
+function decideHolder(o: LifecycleObservation, epoch: number, wasPrimary: boolean): LifecycleAction {
+  if (o.postgres.running) return { kind: 'wait', reason: 'RUNNING' };
+  const downMs = o.primaryDownSinceMs === null ? 0 : o.nowMs - o.primaryDownSinceMs;
+  if (downMs > o.state.config.values.primary_start_timeout_ms) return { kind: 'releaseLeader', epoch, reason: 'PRIMARY_START_TIMEOUT' };
+  // Elected while stopped as a standby: start it as one; the lease rules promote it.
+  if (!wasPrimary) return { kind: 'startStandby', upstream: null, reason: 'REPLICA_NOT_RUNNING' };
+  if (!o.leaseConfirmed) return { kind: 'wait', reason: 'CONFIRM_LEASE_FIRST' };
+  return { kind: 'startPrimary', reason: 'PRIMARY_NOT_RUNNING' };
+}
+
+function sameRegistration(a: Omit<MemberRegistration, 'registeredAtMs'>, b: Omit<MemberRegistration, 'registeredAtMs'>): boolean {
+  return (
+    a.raftAddress === b.raftAddress &&
+    a.postgresHost === b.postgresHost &&
+    a.postgresPort === b.postgresPort &&
+    a.httpAddress === b.httpAddress &&
+    a.tags.nofailover === b.tags.nofailover &&
+    a.tags.noloadbalance === b.tags.noloadbalance &&
+    a.tags.clonefrom === b.tags.clonefrom &&
+    a.tags.nosync === b.tags.nosync &&
+    a.tags.failover_priority === b.tags.failover_priority
+  );
+}

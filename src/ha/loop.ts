@@ -1,0 +1,532 @@
+import type { ApplyResult } from '../cluster/results.js';
+import type { ClusterState, MemberRegistration, MemberRole } from '../cluster/state.js';
+import type { ClusterStore } from '../cluster/store.js';
+import type { Config } from '../config/schema.js';
+import { formatLsn, parseLsn, type LsnValue } from '../lib/lsn.js';
+import type { Logger } from '../lib/logger.js';
+import { inspectDataDir, observe, wasPrimary, type Observation } from '../postgres/index.js';
+import type { PgBinaries, PgOsUser } from '../postgres/index.js';
+import type { RaftDriver } from '../raft/driver/raft-driver.js';
+import type { CandidatePositionAnswer } from '../raft/transport/position.js';
+import type { CandidatePosition } from './candidates.js';
+import { decideFailover, decideLocal, decideRaftLeadership, type HaObservation, type LocalDecision } from './decide.js';
+import { decidePrimaryDuties } from './duties.js';
+import type { HaExecutor } from './executor.js';
+import type { Fence } from './fence.js';
+import { primaryLeaseRemainingMs } from './lease.js';
+import { decideLifecycle, type DataDirSummary, type LifecycleAction } from './lifecycle.js';
+
+/**
+ * The HA loop of one node (DESIGN.md §5): every loop_wait it observes the
+ * local PostgreSQL and the applied cluster state, asks the pure deciders
+ * what to do, and has the executor do it. A second, faster loop runs the
+ * Raft leader's job: watch the primary's lease and fail it over.
+ *
+ * The lease clocks live here and nowhere else, on the monotonic clock:
+ *  - confirmedRenewalSentAtMs: when this node SENT its newest renewal that
+ *    came back committed (the primary's side);
+ *  - renewalAppliedAtMs / raftLeaderSinceMs: when this node APPLIED the
+ *    newest renewal or promotion, and when it became Raft leader (the
+ *    failover side).
+ */
+
+export interface HaLoopOptions {
+  readonly self: string;
+  readonly config: Config;
+  readonly store: ClusterStore;
+  readonly driver: RaftDriver<ApplyResult>;
+  readonly executor: HaExecutor;
+  readonly binaries: PgBinaries;
+  readonly osUser: PgOsUser;
+  readonly registration: Omit<MemberRegistration, 'registeredAtMs'>;
+  readonly queryPositions: (members: readonly string[], timeoutMs: number) => Promise<CandidatePosition[]>;
+  readonly fence: Fence | null;
+  readonly log: Logger;
+  readonly now: () => number;
+  readonly wallNow: () => number;
+  /** The failover loop's period. */
+  readonly failoverCheckMs?: number;
+}
+
+/** What the node did last, for the HTTP endpoints and the demo. */
+export interface HaStatus {
+  readonly role: MemberRole;
+  readonly state: string;
+  readonly timeline: number | null;
+  readonly lsn: string | null;
+  readonly lastAction: string;
+  readonly lastReason: string;
+  readonly leaseRemainingMs: number | null;
+  readonly refused: string | null;
+}
+
+const STATUS_REPORT_EVERY_MS = 10_000;
+const TRANSFER_RETRY_MS = 5_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class HaLoop {
+  private confirmedRenewalSentAtMs: number | null = null;
+  private renewalAppliedAtMs: number | null = null;
+  private raftLeaderSinceMs: number | null = null;
+  private primaryDownSinceMs: number | null = null;
+  private notStreamingSinceMs: number | null = null;
+  private lastReport: { key: string; atMs: number } | null = null;
+  private lastTransferAtMs = Number.NEGATIVE_INFINITY;
+  private lastFailoverLog = '';
+  private lastLifecycleLog = '';
+  private running = false;
+  /** Set by a step whose effect the next step depends on (register → claim → initialize...): run again at once. */
+  private again = false;
+  private lastLoopDoneAtMs: number;
+  private wake: (() => void) | null = null;
+  private loops: Promise<void>[] = [];
+  private unsubscribe: (() => void) | null = null;
+  private statusValue: HaStatus = { role: 'unknown', state: 'starting', timeline: null, lsn: null, lastAction: 'none', lastReason: 'STARTING', leaseRemainingMs: null, refused: null };
+
+  constructor(private readonly o: HaLoopOptions) {
+    this.lastLoopDoneAtMs = o.now();
+  }
+
+  /** For /liveness: how long since a local loop run finished. */
+  sinceLastLoopMs(): number {
+    return this.o.now() - this.lastLoopDoneAtMs;
+  }
+
+  /**
+   * Clean shutdown (SIGTERM): stop PostgreSQL (fast: a primary's streaming
+   * replicas receive all WAL) and, as the primary, give the leader key back
+   * so the Raft leader fails over at once instead of after the ttl.
+   */
+  async shutdownPostgres(): Promise<void> {
+    const state = this.o.store.local();
+    this.o.fence?.disarm();
+    await this.o.executor.controller(state.initialize?.credentials ?? null).stop({ mode: 'fast', timeoutMs: 30_000 });
+    this.o.executor.callbacksNotifyStop(state.leader?.member === this.o.self ? 'primary' : 'replica');
+    if (state.leader?.member === this.o.self) {
+      const result = await this.o.store.propose({ type: 'releaseLeader', atMs: this.o.wallNow(), member: this.o.self, epoch: state.leader.epoch }, 2_000).catch((error: Error) => ({ ok: false as const, code: error.message }));
+      this.o.log.warn({ epoch: state.leader.epoch, released: result.ok }, 'ha.leader_released_on_shutdown');
+    }
+  }
+
+  get status(): HaStatus {
+    return this.statusValue;
+  }
+
+  start(): void {
+    this.running = true;
+    this.unsubscribe = this.o.store.on('applied', (event) => {
+      const command = event.command;
+      if (command === null || !event.result.ok) return;
+      if (command.type === 'renewLease' || command.type === 'promote') this.renewalAppliedAtMs = this.o.now();
+      // Another member was granted the lease: if this node is the primary, act now, not at the next loop.
+      if (command.type === 'promote' && command.candidate !== this.o.self) this.kick();
+      if (command.type === 'promote' && command.candidate === this.o.self) this.kick();
+    });
+    const onSoft = (soft: { role: string }): void => {
+      if (soft.role === 'leader') {
+        if (this.raftLeaderSinceMs === null) this.raftLeaderSinceMs = this.o.now();
+      } else {
+        this.raftLeaderSinceMs = null;
+      }
+    };
+    this.o.driver.on('softState', onSoft);
+    if (this.o.driver.isLeader()) this.raftLeaderSinceMs = this.o.now();
+    this.loops = [this.localLoop(), this.failoverLoop()];
+    const previous = this.unsubscribe;
+    this.unsubscribe = () => {
+      previous();
+      this.o.driver.off('softState', onSoft);
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.kick();
+    this.unsubscribe?.();
+    await Promise.all(this.loops);
+  }
+
+  private kick(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  private async pause(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private async localLoop(): Promise<void> {
+    while (this.running) {
+      const started = this.o.now();
+      try {
+        await this.runLocal();
+      } catch (error) {
+        this.o.log.error({ err: error }, 'ha.loop_failed');
+        this.statusValue = { ...this.statusValue, lastAction: 'error', lastReason: (error as Error).message };
+      }
+      this.lastLoopDoneAtMs = this.o.now();
+      if (!this.running) break;
+      const wait = this.again ? 0 : this.o.store.local().config.values.loop_wait_ms - (this.o.now() - started);
+      this.again = false;
+      await this.pause(Math.max(10, wait));
+    }
+  }
+
+  private async failoverLoop(): Promise<void> {
+    const period = this.o.failoverCheckMs ?? 250;
+    while (this.running) {
+      try {
+        await this.runFailover();
+      } catch (error) {
+        this.o.log.error({ err: error }, 'ha.failover_check_failed');
+      }
+      await sleep(period);
+    }
+  }
+
+  /** The answer to the Raft leader's GetPosition during a failover. */
+  async positionAnswer(): Promise<CandidatePositionAnswer> {
+    const state = this.o.store.local();
+    const controller = this.o.executor.controller(state.initialize?.credentials ?? null);
+    if (!(await controller.status()).running) return { healthy: false, timeline: null, receiveLsn: null, role: 'stopped' };
+    const obs = await observe(await this.o.executor.connection(state.initialize?.credentials ?? null, 400));
+    if (obs.role === 'primary') return { healthy: false, timeline: obs.timeline, receiveLsn: formatLsn(obs.currentLsn), role: 'primary' };
+    const lsn = obs.receiveLsn ?? obs.replayLsn;
+    return { healthy: true, timeline: obs.timeline, receiveLsn: lsn === null ? null : formatLsn(lsn), role: 'replica' };
+  }
+
+  private async observeLocal(state: ClusterState): Promise<{ running: boolean; obs: Observation | null }> {
+    const status = await this.o.executor.controller(state.initialize?.credentials ?? null).status();
+    if (!status.running) return { running: false, obs: null };
+    // Before the system identifier is recorded only the initializer knows the passwords (its pending file).
+    const credentials = state.initialize?.credentials ?? (await this.o.executor.pendingCredentialsIfAny());
+    if (credentials === null) return { running: true, obs: null };
+    try {
+      return { running: true, obs: await observe(await this.o.executor.connection(credentials)) };
+    } catch (error) {
+      this.o.log.debug({ err: error }, 'ha.observe_failed');
+      return { running: true, obs: null };
+    }
+  }
+
+  private async runLocal(): Promise<void> {
+    let state = this.o.store.local();
+    const self = this.o.self;
+    const { running, obs } = await this.observeLocal(state);
+    const now = this.o.now();
+    const holder = state.leader?.member === self;
+    this.primaryDownSinceMs = holder && !running ? (this.primaryDownSinceMs ?? now) : null;
+    this.notStreamingSinceMs = obs?.role === 'replica' && !obs.streaming ? (this.notStreamingSinceMs ?? now) : null;
+    if (!holder) this.confirmedRenewalSentAtMs = null;
+    if (holder && !running) {
+      // PostgreSQL is down under a live agent: keep the lease while it is brought back (primary_start_timeout).
+      await this.renew(state.leader!.epoch);
+      state = this.o.store.local();
+    }
+
+    const dataDir = await this.summarizeDataDir(running, obs);
+    const leaseConfirmed = state.leader?.member === self && this.leaseRemaining(state) > 0;
+    const action = decideLifecycle({
+      nowMs: this.o.now(),
+      self,
+      state,
+      registration: this.o.registration,
+      dataDir,
+      postgres: {
+        running,
+        role: obs?.role ?? null,
+        streaming: obs?.role === 'replica' ? obs.streaming : false,
+        upstream: this.o.executor.upstream ?? (obs?.role === 'replica' ? upstreamFromConninfo(state, obs.primaryConninfo) : undefined),
+      },
+      leaseConfirmed,
+      primaryDownSinceMs: this.primaryDownSinceMs,
+      notStreamingSinceMs: this.notStreamingSinceMs,
+    });
+    if (action.kind === 'wait' && action.reason === 'RUNNING' && obs !== null) {
+      await this.runRunning(state, obs);
+    } else {
+      await this.runLifecycle(state, action);
+      // Only after success: a failing step (a clone whose source is down) retries at the loop's pace.
+      this.again = action.kind !== 'wait' && action.kind !== 'refuse';
+    }
+    await this.report(running, obs);
+  }
+
+  private leaseRemaining(state: ClusterState): number {
+    return primaryLeaseRemainingMs(this.o.now(), { confirmedRenewalSentAtMs: this.confirmedRenewalSentAtMs }, state.config.values);
+  }
+
+  private async summarizeDataDir(running: boolean, obs: Observation | null): Promise<DataDirSummary> {
+    if (running && obs !== null) {
+      return { kind: 'pgdata', systemIdentifier: obs.systemIdentifier.toString(), wasPrimary: obs.role === 'primary', timeline: obs.timeline };
+    }
+    const inspected = await inspectDataDir(this.o.binaries, this.o.osUser, this.o.executor.pgDataDir);
+    if (inspected.kind !== 'pgdata') return inspected;
+    const c = inspected.control;
+    return { kind: 'pgdata', systemIdentifier: c.systemIdentifier, wasPrimary: wasPrimary(c), timeline: c.checkpointTimeline };
+  }
+
+  private logLifecycle(action: LifecycleAction): void {
+    const key = `${action.kind}:${action.reason}`;
+    if (key === this.lastLifecycleLog && action.kind !== 'refuse') return;
+    this.lastLifecycleLog = key;
+    const fields = { action: action.kind, reason: action.reason, ...('detail' in action ? { detail: action.detail } : {}), ...('source' in action ? { source: action.source } : {}), ...('upstream' in action ? { upstream: action.upstream } : {}) };
+    if (action.kind === 'refuse') this.o.log.error(fields, 'ha.refused');
+    else this.o.log.info(fields, 'ha.lifecycle');
+  }
+
+  private async runLifecycle(state: ClusterState, action: LifecycleAction): Promise<void> {
+    this.logLifecycle(action);
+    this.statusValue = { ...this.statusValue, lastAction: action.kind, lastReason: action.reason, refused: action.kind === 'refuse' ? action.detail : null };
+    const ex = this.o.executor;
+    switch (action.kind) {
+      case 'register': {
+        const result = await this.o.store.propose({ type: 'registerMember', atMs: this.o.wallNow(), member: this.o.self, ...this.o.registration });
+        if (!result.ok) this.o.log.warn({ code: result.code, detail: result.reason }, 'ha.register_refused');
+        return;
+      }
+      case 'refuse':
+        return;
+      case 'claimInitialize': {
+        const result = await this.o.store.propose({ type: 'initializeClaim', atMs: this.o.wallNow(), member: this.o.self });
+        this.o.log.info({ won: result.ok, ...(result.ok ? {} : { code: result.code, detail: result.reason }) }, 'ha.initialize_claim');
+        return;
+      }
+      case 'initialize':
+        await ex.initialize(state, action.fresh);
+        this.kick();
+        return;
+      case 'clone':
+        await ex.clone(state, action.source);
+        return;
+      case 'startPrimary':
+        this.armFence(state);
+        await ex.startPrimary(state);
+        return;
+      case 'releaseLeader': {
+        this.o.fence?.disarm();
+        const result = await this.o.store.propose({ type: 'releaseLeader', atMs: this.o.wallNow(), member: this.o.self, epoch: action.epoch });
+        this.o.log.error({ epoch: action.epoch, released: result.ok, primaryStartTimeoutMs: state.config.values.primary_start_timeout_ms }, 'ha.leader_released');
+        return;
+      }
+      case 'startStandby':
+        this.o.fence?.disarm();
+        await ex.startStandby(state, action.upstream);
+        return;
+      case 'rejoin':
+        this.o.fence?.disarm();
+        await ex.rejoin(state, action.source);
+        return;
+      case 'wait':
+        return;
+    }
+  }
+
+  private async runRunning(state: ClusterState, obs: Observation): Promise<void> {
+    const decision = decideLocal(this.haObservation(state, obs, null));
+    this.statusValue = { ...this.statusValue, lastAction: decision.kind, lastReason: decision.reason, refused: null };
+    await this.act(state, decision, obs);
+  }
+
+  private haObservation(state: ClusterState, obs: Observation | null, candidates: readonly CandidatePosition[] | null): HaObservation {
+    return {
+      nowMs: this.o.now(),
+      self: this.o.self,
+      state,
+      isRaftLeader: this.o.driver.isLeader(),
+      lease: { confirmedRenewalSentAtMs: this.confirmedRenewalSentAtMs },
+      observed: { renewalAppliedAtMs: this.renewalAppliedAtMs, raftLeaderSinceMs: this.o.driver.isLeader() ? this.raftLeaderSinceMs : null },
+      postgres: { running: obs !== null, role: obs?.role ?? null, timeline: obs?.timeline ?? null },
+      candidates,
+      raftVoters: this.o.driver.status().confState.voters,
+    };
+  }
+
+  private async act(state: ClusterState, decision: LocalDecision, obs: Observation): Promise<void> {
+    const log = this.o.log;
+    switch (decision.kind) {
+      case 'renewLease': {
+        const ok = await this.renew(decision.epoch);
+        if (ok && obs.role === 'primary') {
+          // Slot first, then the plan: a second pass sees the slot records the first committed.
+          let slots = obs.slots;
+          for (let pass = 0; pass < 2; pass++) {
+            const fresh = this.o.store.local();
+            const duties = decidePrimaryDuties(fresh, this.o.self, slots);
+            if (duties.length === 0) break;
+            await this.o.executor.runDuties(fresh, duties, decision.epoch, formatLsn(obs.currentLsn));
+            slots = [...slots, ...duties.flatMap((d) => (d.kind === 'ensureSlot' ? [{ slotName: d.slotName, slotType: 'physical', active: false, restartLsn: null }] : []))];
+          }
+        }
+        return;
+      }
+      case 'demote':
+        log.warn({ reason: decision.reason, holder: decision.holder }, 'ha.demoting');
+        this.o.fence?.disarm();
+        this.confirmedRenewalSentAtMs = null;
+        await this.o.executor.demote(state);
+        this.kick();
+        return;
+      case 'promote': {
+        // Confirm the granted lease through Raft before PostgreSQL becomes writable.
+        if (!(await this.renew(decision.epoch))) return;
+        log.warn({ epoch: decision.epoch, reason: decision.reason }, 'ha.promoting');
+        this.armFence(state);
+        const promoted = await this.o.executor.promote(state);
+        if (promoted) log.warn({ epoch: decision.epoch }, 'ha.promoted');
+        return;
+      }
+      case 'claimFirstLease': {
+        const result = await this.o.store.propose({
+          type: 'promote',
+          atMs: this.o.wallNow(),
+          candidate: this.o.self,
+          expectedEpoch: 0,
+          timeline: decision.timeline,
+          reason: 'bootstrap: the member that ran initdb',
+          kind: 'manual',
+          switchLsn: formatLsn(obs.role === 'primary' ? obs.currentLsn : 0n),
+        });
+        log.info({ ok: result.ok, ...(result.ok ? { epoch: result.epoch } : { code: result.code }) }, 'ha.first_lease');
+        if (result.ok && result.epoch !== undefined) await this.renew(result.epoch);
+        return;
+      }
+      case 'none':
+        return;
+    }
+  }
+
+  /** Commit a renewal; on success the lease runs from when it was SENT, and the fence is pushed out to match. */
+  private async renew(epoch: number): Promise<boolean> {
+    const state = this.o.store.local();
+    const sentAt = this.o.now();
+    const timeoutMs = Math.max(200, state.config.values.ttl_ms - state.config.values.safety_margin_ms);
+    try {
+      const result = await this.o.store.propose({ type: 'renewLease', atMs: this.o.wallNow(), member: this.o.self, epoch }, timeoutMs);
+      if (!result.ok) {
+        this.o.log.warn({ epoch, code: result.code, detail: result.reason }, 'ha.renewal_refused');
+        return false;
+      }
+      const wasConfirmed = this.confirmedRenewalSentAtMs !== null;
+      this.confirmedRenewalSentAtMs = Math.max(this.confirmedRenewalSentAtMs ?? sentAt, sentAt);
+      if (!wasConfirmed) this.o.log.info({ epoch, leaseRemainingMs: Math.round(this.leaseRemaining(state)) }, 'ha.lease_confirmed');
+      // The fence bounds how long PostgreSQL stays writable if no further renewal is confirmed.
+      this.armFence(state);
+      return true;
+    } catch (error) {
+      this.o.log.warn({ epoch, err: (error as Error).message, code: (error as { code?: string }).code }, 'ha.renewal_failed');
+      return false;
+    }
+  }
+
+  private armFence(state: ClusterState): void {
+    const remaining = Math.round(this.leaseRemaining(state));
+    if (remaining > 0) this.o.fence?.arm(remaining);
+  }
+
+  private async report(running: boolean, obs: Observation | null): Promise<void> {
+    const state = this.o.store.local();
+    if (!state.members[this.o.self]) return;
+    const primaryLsn = state.leader ? state.members[state.leader.member]?.status?.flushLsn ?? null : null;
+    const role: MemberRole = !running ? 'stopped' : obs === null ? 'starting' : obs.role;
+    const lsn = (v: LsnValue | null | undefined): string | null => (v === null || v === undefined ? null : formatLsn(v));
+    const receive = obs?.role === 'replica' ? lsn(obs.receiveLsn) : null;
+    const replay = obs?.role === 'replica' ? lsn(obs.replayLsn) : null;
+    const flush = obs?.role === 'primary' ? lsn(obs.currentLsn) : receive;
+    let lagBytes: number | null = null;
+    if (obs?.role === 'replica' && primaryLsn !== null && obs.receiveLsn !== null) {
+      const diff = parseLsn(primaryLsn) - obs.receiveLsn;
+      lagBytes = diff > 0n ? Number(diff) : 0;
+    }
+    if (obs?.role === 'primary') lagBytes = 0;
+    const stateText = !running ? 'stopped' : obs === null ? 'starting' : obs.role === 'primary' ? 'running' : obs.streaming ? 'streaming' : 'not streaming';
+    this.statusValue = {
+      ...this.statusValue,
+      role,
+      state: stateText,
+      timeline: obs?.timeline ?? null,
+      lsn: flush,
+      leaseRemainingMs: state.leader?.member === this.o.self ? Math.max(0, Math.round(this.leaseRemaining(state))) : null,
+    };
+    const key = JSON.stringify([role, stateText, obs?.timeline ?? null, receive, replay, flush, lagBytes]);
+    const now = this.o.now();
+    if (this.lastReport !== null && this.lastReport.key === key && now - this.lastReport.atMs < STATUS_REPORT_EVERY_MS) return;
+    try {
+      const result = await this.o.store.propose({
+        type: 'updateMemberStatus',
+        atMs: this.o.wallNow(),
+        member: this.o.self,
+        role,
+        state: stateText,
+        timeline: obs?.timeline ?? null,
+        receiveLsn: receive,
+        replayLsn: replay,
+        flushLsn: flush,
+        lagBytes,
+      });
+      if (result.ok) this.lastReport = { key, atMs: now };
+    } catch (error) {
+      this.o.log.debug({ err: (error as Error).message }, 'ha.status_report_failed');
+    }
+  }
+
+  private async runFailover(): Promise<void> {
+    if (!this.o.driver.isLeader()) return;
+    const state = this.o.store.local();
+    const base = this.haObservation(state, null, null);
+    const transfer = decideRaftLeadership(base);
+    if (transfer.kind === 'transferRaftLeadership' && this.o.now() - this.lastTransferAtMs > TRANSFER_RETRY_MS) {
+      this.lastTransferAtMs = this.o.now();
+      this.o.log.info({ to: transfer.to, reason: transfer.reason }, 'ha.raft_leadership_transfer');
+      this.o.driver.transferLeadership(transfer.to);
+      return;
+    }
+    let decision = decideFailover(base);
+    if (decision.kind === 'queryCandidates') {
+      const positions = await this.o.queryPositions(decision.members, state.config.values.candidate_query_timeout_ms);
+      decision = decideFailover(this.haObservation(this.o.store.local(), null, positions));
+    }
+    if (decision.kind === 'none') {
+      if (decision.reason === 'NO_CANDIDATE') {
+        const key = JSON.stringify(decision.excluded);
+        if (key !== this.lastFailoverLog) this.o.log.error({ reason: decision.reason, excluded: decision.excluded }, 'ha.failover_blocked');
+        this.lastFailoverLog = key;
+      }
+      return;
+    }
+    if (decision.kind !== 'promote') return;
+    this.lastFailoverLog = '';
+    const result = await this.o.store.propose({
+      type: 'promote',
+      atMs: this.o.wallNow(),
+      candidate: decision.candidate,
+      expectedEpoch: decision.expectedEpoch,
+      timeline: decision.timeline,
+      reason: decision.reason,
+      kind: 'failover',
+      switchLsn: decision.switchLsn,
+    });
+    this.o.log.warn(
+      { candidate: decision.candidate, epoch: decision.expectedEpoch + 1, timeline: decision.timeline, reason: decision.reason, excluded: decision.excluded, ok: result.ok, ...(result.ok ? {} : { code: result.code }) },
+      'ha.failover',
+    );
+  }
+}
+
+
+/** Which member a replica this agent did not start (adopted after a restart) streams from: its primary_conninfo host and port. */
+export function upstreamFromConninfo(state: ClusterState, conninfo: string): string | null | undefined {
+  if (conninfo === '') return null;
+  const host = /(?:^|\s)host='?([^'\s]+)'?/.exec(conninfo)?.[1];
+  const port = Number(/(?:^|\s)port='?([0-9]+)'?/.exec(conninfo)?.[1] ?? '5432');
+  const match = Object.entries(state.members).find(([, m]) => m.registration.postgresHost === host && m.registration.postgresPort === port);
+  return match?.[0];
+}

@@ -1,0 +1,197 @@
+import { totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import type { ApplyResult } from '../cluster/results.js';
+import { ClusterStateMachine } from '../cluster/state-machine.js';
+import { ClusterStore } from '../cluster/store.js';
+import type { Credentials } from '../cluster/state.js';
+import { parseHostPort } from '../config/address.js';
+import { otherPeers } from '../config/rules.js';
+import { raftLogDir, type Config } from '../config/schema.js';
+import { startHttp } from '../api/http.js';
+import { CallbackRunner } from '../ha/callbacks.js';
+import { HaExecutor } from '../ha/executor.js';
+import { Fence } from '../ha/fence.js';
+import { HaLoop } from '../ha/loop.js';
+import { ConfigError } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import { productionRng } from '../lib/random.js';
+import { resolveTls } from '../tls/resolve.js';
+import { findPgBinaries, mkdirForPg, resolvePgOsUser, writePassfile } from '../postgres/index.js';
+import { LevelLogStore } from '../raft/driver/level-storage.js';
+import { RaftDriver } from '../raft/driver/raft-driver.js';
+import { GrpcTransport } from '../raft/transport/grpc-transport.js';
+
+/**
+ * The composition root of one node: Raft (LevelDB log, gRPC transport),
+ * the cluster state on top of it, the PostgreSQL controller, the fence,
+ * callbacks, the HA loop and the HTTP health endpoints. Everything that
+ * needs a clock or a socket is created here and handed down.
+ */
+
+export interface RunningAgent {
+  readonly driver: RaftDriver<ApplyResult>;
+  readonly store: ClusterStore;
+  readonly loop: HaLoop;
+  readonly httpAddress: string;
+  /** Stop the node. PostgreSQL is stopped too unless the cluster is paused (or `keepPostgres`). */
+  stop(options?: { keepPostgres?: boolean }): Promise<void>;
+}
+
+/** The first bootstrap_expect member names, sorted: every node computes the same initial voters. */
+export function initialVoters(config: Config): Map<string, string> {
+  const all = new Map<string, string>([[config.name, config.raft.advertise], ...otherPeers(config).map((p): [string, string] => [p.name, p.address])]);
+  const names = [...all.keys()].sort().slice(0, config.raft.bootstrap_expect);
+  return new Map(names.map((name) => [name, all.get(name)!]));
+}
+
+export async function startAgent(config: Config, log: Logger): Promise<RunningAgent> {
+  const voters = initialVoters(config);
+  if (!voters.has(config.name)) {
+    throw new ConfigError(
+      'raft.peers',
+      `${config.name} is not among the first ${config.raft.bootstrap_expect} members by name (${[...voters.keys()].join(', ')}); joining a running cluster as a new member is not supported yet`,
+    );
+  }
+  const binaries = await findPgBinaries(config.postgresql.bin_dir === undefined ? {} : { binDir: config.postgresql.bin_dir });
+  const osUser = await resolvePgOsUser();
+  await mkdirForPg(osUser, config.data_dir);
+  log.info({ binDir: binaries.binDir, pgVersion: binaries.majorVersion, osUser: osUser.name, dataDir: config.data_dir }, 'agent.starting');
+
+  const tls = await resolveTls(config, log, config.tls.local_ca_dir === undefined ? {} : { caDir: config.tls.local_ca_dir });
+  const raftLog = log.child({ component: 'raft' });
+  const machine = new ClusterStateMachine();
+  const logStore = await LevelLogStore.open(raftLogDir(config), { nodeId: config.name, clusterName: config.cluster_name }, raftLog);
+  let loop: HaLoop | undefined;
+  let transport: GrpcTransport | undefined;
+  let store: ClusterStore | undefined;
+  const peers = new Map(voters);
+  peers.delete(config.name);
+  const driver = await RaftDriver.start<ApplyResult>({
+    nodeId: config.name,
+    advertiseAddress: config.raft.advertise,
+    peers,
+    bootstrap: true,
+    store: logStore,
+    stateMachine: machine,
+    rng: productionRng(),
+    logger: raftLog,
+    tickMs: config.raft.tick_ms,
+    electionTicks: config.raft.election_ticks,
+    heartbeatTicks: config.raft.heartbeat_ticks,
+    snapshotEveryEntries: config.raft.snapshot_every_entries,
+    compactionKeepEntries: config.raft.compaction_keep_entries,
+    onFatal: (error) => {
+      log.error({ err: error }, 'agent.raft_storage_failed');
+      process.exit(70);
+    },
+    createTransport: async (handlers, initialPeers) => {
+      transport = await GrpcTransport.start({
+        nodeId: config.name,
+        clusterName: config.cluster_name,
+        bindAddress: config.raft.bind,
+        peers: initialPeers,
+        logger: raftLog,
+        serverCredentials: tls.server,
+        channelCredentials: tls.channel,
+        ...handlers,
+        onProposeRequest: (data, timeoutMs) => {
+          if (!store) throw new Error('the cluster store has not started');
+          return store.proposeEncoded(data, timeoutMs);
+        },
+        onPositionRequest: () => {
+          if (!loop) throw new Error('the HA loop has not started');
+          return loop.positionAnswer();
+        },
+      });
+      return transport;
+    },
+  });
+  store = new ClusterStore(driver, machine, { forward: (leaderId, data, timeoutMs) => transport!.forwardProposal(leaderId, data, timeoutMs) });
+  const haLog = log.child({ component: 'ha' });
+  const callbacks = new CallbackRunner({ paths: config.postgresql.callbacks, clusterName: config.cluster_name, log: haLog });
+  const now = (): number => performance.now();
+  const executor = new HaExecutor({
+    self: config.name,
+    config,
+    binaries,
+    osUser,
+    store,
+    callbacks,
+    log: haLog,
+    memoryBytes: totalmem(),
+    now,
+    wallNow: () => Date.now(),
+  });
+  const runDir = join(config.data_dir, 'fence');
+  const fenceLog = log.child({ component: 'fence' });
+  const fence = (await Fence.adopt({ runDir, logger: fenceLog })) ?? (await Fence.start({ runDir, dataDir: config.postgresql.data_dir, logger: fenceLog }));
+  const pgAddress = parseHostPort(config.postgresql.connect_address)!;
+  loop = new HaLoop({
+    self: config.name,
+    config,
+    store,
+    driver,
+    executor,
+    binaries,
+    osUser,
+    registration: {
+      raftAddress: config.raft.advertise,
+      postgresHost: pgAddress.host.replace(/^\[|\]$/g, ''),
+      postgresPort: pgAddress.port,
+      httpAddress: config.http.listen,
+      tags: { ...config.tags },
+    },
+    queryPositions: (members, timeoutMs) => transport!.queryPositions(members, timeoutMs),
+    fence,
+    log: haLog,
+    now,
+    wallNow: () => Date.now(),
+  });
+
+  // Operators on the node connect as the superuser with PGPASSFILE=<data_dir>/pgpass.
+  let passfileWritten = false;
+  const writeOperatorPassfile = async (credentials: Credentials | null): Promise<void> => {
+    if (credentials === null || passfileWritten) return;
+    passfileWritten = true;
+    await writePassfile(join(config.data_dir, 'pgpass'), { ...osUser, switchUser: false }, config.postgresql.superuser, credentials.superuserPassword);
+  };
+  await writeOperatorPassfile(machine.state.initialize?.credentials ?? null);
+  const unsubscribe = store.on('applied', (event) => {
+    if (event.command?.type === 'initializeDone' && event.result.ok) void writeOperatorPassfile(machine.state.initialize?.credentials ?? null).catch((error) => log.warn({ err: error }, 'agent.passfile_failed'));
+  });
+
+  loop.start();
+  let http: { server: Server; address: string };
+  try {
+    http = await startHttp(config.http.listen, { self: config.name, status: () => loop!.status, state: () => machine.state, sinceLastLoopMs: () => loop!.sinceLastLoopMs(), raftLeader: () => driver.leaderId() }, log.child({ component: 'http' }));
+  } catch (error) {
+    await loop.stop();
+    await driver.stop();
+    await fence.close();
+    throw error;
+  }
+  log.info({ raft: config.raft.advertise, http: http.address, postgres: config.postgresql.connect_address, voters: [...voters.keys()] }, 'agent.started');
+
+  let stopping: Promise<void> | undefined;
+  const stop = (options: { keepPostgres?: boolean } = {}): Promise<void> => {
+    stopping ??= (async () => {
+      log.info({}, 'agent.stopping');
+      await loop!.stop();
+      const state = machine.state;
+      const keep = options.keepPostgres === true || state.pause.paused;
+      if (!keep) {
+        await loop!.shutdownPostgres().catch((error: unknown) => log.error({ err: error }, 'agent.postgres_stop_failed'));
+        await fence.close();
+      }
+      unsubscribe();
+      await callbacks.close(2_000);
+      await new Promise<void>((resolve) => http.server.close(() => resolve()));
+      http.server.closeAllConnections();
+      await driver.stop();
+      log.info({ keptPostgres: keep }, 'agent.stopped');
+    })();
+    return stopping;
+  };
+  return { driver, store, loop, httpAddress: http.address, stop };
+}

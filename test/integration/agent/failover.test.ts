@@ -1,0 +1,101 @@
+import test from 'ava';
+import { untilValue } from '../../helpers/wait.js';
+import { startAgentCluster, superuserPassword, tryQuery, untilHealthy } from './helpers.js';
+
+/*
+ * Three real agents (`pgherd run` processes) with real PostgreSQL on
+ * loopback. Serial: each scenario is a whole cluster, and two at once
+ * would starve a 2-core machine into false failovers.
+ */
+
+const BOOT_MS = 120_000;
+const FAILOVER_MS = 45_000;
+
+test.serial('bootstrap, then kill -9 of the primary host: a replica is promoted with every row, and the old primary rejoins via pg_rewind', async (t) => {
+  t.timeout(5 * 60_000);
+  const cluster = await startAgentCluster(t);
+  const first = await untilHealthy(cluster, BOOT_MS);
+  t.log(`primary ${first.primary}, replicas ${first.replicas.join(', ')}`);
+  const password = await superuserPassword(cluster, first.primary);
+  const created = await tryQuery(cluster, first.primary, password, 'CREATE TABLE t (id int primary key); INSERT INTO t SELECT generate_series(1, 1000)');
+  t.false(created instanceof Error, String(created));
+  // Wait until the replicas have it, so the kill tests failover, not asynchronous-replication loss.
+  await untilValue('replicas caught up', 20_000, async () => {
+    for (const name of first.replicas) {
+      const r = await tryQuery(cluster, name, password, 'SELECT count(*)::int AS n FROM t');
+      if (r instanceof Error || r.rows[0]?.n !== 1000) return undefined;
+    }
+    return true;
+  });
+
+  await cluster.signalHost(first.primary, 'SIGKILL');
+  const killedAt = performance.now();
+  const survivors = cluster.nodes.map((n) => n.name).filter((n) => n !== first.primary);
+  const after = await untilValue('a new primary', FAILOVER_MS, async () => (await cluster.statuses()).find((s) => s.isPrimary && s.name !== first.primary), 200);
+  t.log(`new primary ${after.name} after ${Math.round(performance.now() - killedAt)} ms`);
+  t.true(survivors.includes(after.name));
+  const count = await tryQuery(cluster, after.name, password, 'SELECT count(*)::int AS n FROM t');
+  t.deepEqual(count instanceof Error ? count.message : count.rows[0], { n: 1000 });
+  const inserted = await tryQuery(cluster, after.name, password, 'INSERT INTO t VALUES (1001)');
+  t.false(inserted instanceof Error, 'the new primary accepts writes');
+
+  cluster.start(first.primary);
+  const healed = await untilHealthy(cluster, BOOT_MS);
+  t.is(healed.primary, after.name);
+  t.true(healed.replicas.includes(first.primary), 'the old primary streams again');
+  const rejoined = await untilValue('the old primary has the new row', 20_000, async () => {
+    const r = await tryQuery(cluster, first.primary, password, 'SELECT count(*)::int AS n FROM t');
+    return !(r instanceof Error) && r.rows[0]?.n === 1001 ? true : undefined;
+  });
+  t.true(rejoined);
+  const readOnly = await tryQuery(cluster, first.primary, password, 'INSERT INTO t VALUES (1002)');
+  t.true(readOnly instanceof Error && /read-only/.test(readOnly.message), 'the rejoined node is read-only');
+});
+
+test.serial('SIGSTOP of the primary agent alone: its PostgreSQL stops accepting writes within the ttl (the fence), and a replica takes over', async (t) => {
+  t.timeout(5 * 60_000);
+  const cluster = await startAgentCluster(t);
+  const first = await untilHealthy(cluster, BOOT_MS);
+  const password = await superuserPassword(cluster, first.primary);
+  const agentPid = cluster.pid(first.primary)!;
+  process.kill(agentPid, 'SIGSTOP');
+  t.teardown(() => {
+    try {
+      process.kill(agentPid, 'SIGCONT');
+    } catch {
+      // gone
+    }
+  });
+  const frozenAt = performance.now();
+  await untilValue('the frozen agent\'s PostgreSQL refuses writes', 20_000, async () => {
+    const r = await tryQuery(cluster, first.primary, password, 'CREATE TABLE IF NOT EXISTS fenced (x int)');
+    return r instanceof Error ? true : undefined;
+  });
+  const fencedMs = performance.now() - frozenAt;
+  t.log(`writes refused ${Math.round(fencedMs)} ms after the freeze`);
+  t.true(fencedMs < 4_000 + 2_000, `fenced within ttl (+ polling slack): ${Math.round(fencedMs)} ms`);
+  const next = await untilValue('a new primary', FAILOVER_MS, async () => (await cluster.statuses()).find((s) => s.isPrimary && s.name !== first.primary), 200);
+  t.not(next.name, first.primary);
+  process.kill(agentPid, 'SIGCONT');
+  const healed = await untilHealthy(cluster, BOOT_MS);
+  t.is(healed.primary, next.name);
+});
+
+test.serial('an agent restart beside a healthy primary causes no failover', async (t) => {
+  t.timeout(5 * 60_000);
+  const cluster = await startAgentCluster(t);
+  const first = await untilHealthy(cluster, BOOT_MS);
+  const epochBefore = await epochOf(cluster, first.replicas[0]!);
+  await cluster.killAgent(first.primary);
+  cluster.start(first.primary);
+  await untilValue('the restarted agent reports', 60_000, async () => ((await cluster.status(first.primary)).reachable ? true : undefined));
+  const healthy = await untilHealthy(cluster, 30_000);
+  t.is(healthy.primary, first.primary);
+  t.is(await epochOf(cluster, first.replicas[0]!), epochBefore, 'no new epoch: no failover happened');
+});
+
+async function epochOf(cluster: Awaited<ReturnType<typeof startAgentCluster>>, name: string): Promise<number> {
+  const response = await fetch(`http://127.0.0.1:${cluster.node(name).httpPort}/cluster`);
+  const body = (await response.json()) as { state: { epoch: number } };
+  return body.state.epoch;
+}

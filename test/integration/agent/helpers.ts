@@ -1,0 +1,63 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ExecutionContext } from 'ava';
+import pg from 'pg';
+import { AgentCluster, type AgentClusterOptions, type NodeStatus } from '../../../scripts/lib/agent-cluster.js';
+import { untilValue } from '../../helpers/wait.js';
+
+/** Three real agents on loopback; every process they started is killed and the directory removed in teardown. */
+export async function startAgentCluster(t: ExecutionContext, options: Partial<AgentClusterOptions> = {}): Promise<AgentCluster> {
+  const baseDir = await mkdtemp(join(tmpdir(), 'pgherd-agent-it-'));
+  const cluster = await AgentCluster.create({ ...options, baseDir });
+  t.teardown(async () => {
+    await cluster.killAll();
+    if (process.env.PGHERD_KEEP_TEST_DIRS) t.log(`kept ${baseDir}`);
+    else await rm(baseDir, { recursive: true, force: true });
+  });
+  await cluster.startAll();
+  return cluster;
+}
+
+export interface Healthy {
+  readonly primary: string;
+  readonly replicas: string[];
+  readonly statuses: NodeStatus[];
+}
+
+/** Wait until exactly one writable primary and every other `expected` node streams. */
+export async function untilHealthy(cluster: AgentCluster, timeoutMs: number, expected = cluster.nodes.map((n) => n.name)): Promise<Healthy> {
+  return untilValue('one primary and streaming replicas', timeoutMs, async () => {
+    const statuses = (await cluster.statuses()).filter((s) => expected.includes(s.name));
+    const primaries = statuses.filter((s) => s.isPrimary);
+    const replicas = statuses.filter((s) => s.role === 'replica' && s.state === 'streaming');
+    if (primaries.length !== 1 || replicas.length !== expected.length - 1) return undefined;
+    return { primary: primaries[0]!.name, replicas: replicas.map((r) => r.name), statuses };
+  }, 250);
+}
+
+export async function superuserPassword(cluster: AgentCluster, name: string): Promise<string> {
+  const line = (await readFile(cluster.passfile(name), 'utf8')).trim();
+  return line.split(':').slice(4).join(':');
+}
+
+/** A superuser connection to one node over TCP. */
+export async function connect(cluster: AgentCluster, name: string, password: string): Promise<pg.Client> {
+  const client = new pg.Client({ host: '127.0.0.1', port: cluster.node(name).pgPort, user: 'postgres', password, database: 'postgres', connectionTimeoutMillis: 2000, query_timeout: 5000 });
+  await client.connect();
+  client.on('error', () => undefined);
+  return client;
+}
+
+/** Run `sql` on `name`; the error when it fails (not running, read-only...). */
+export async function tryQuery(cluster: AgentCluster, name: string, password: string, sql: string): Promise<{ rows: Record<string, unknown>[] } | Error> {
+  let client: pg.Client | undefined;
+  try {
+    client = await connect(cluster, name, password);
+    return await client.query(sql);
+  } catch (error) {
+    return error as Error;
+  } finally {
+    await client?.end().catch(() => undefined);
+  }
+}
