@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { AgentCluster } from '../lib/agent-cluster.js';
-import { percentile } from '../lib/stats.js';
+import { quantile } from '../lib/stats.js';
 
 type Fault = 'host_loss' | 'pg_crash';
 const FAULTS: readonly Fault[] = ['host_loss', 'pg_crash'];
@@ -173,7 +173,8 @@ try {
   await rm(baseDir, { recursive: true, force: true });
 }
 
-const round = (v: number | undefined): number | null => (v === undefined ? null : Math.round(v));
+const round = (v: number | undefined): number | null => (v === undefined || Number.isNaN(v) ? null : Math.round(v));
+const percentile = (values: readonly number[], p: number): number => quantile(values, p / 100);
 const summary = {
   runs,
   host_loss_p50_ms: round(percentile(results.host_loss, 50)),

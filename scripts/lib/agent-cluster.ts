@@ -134,7 +134,8 @@ export class AgentCluster {
     const child = spawn(process.execPath, [CLI, 'run', '--config', node.configFile], {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, PGHERD_LOG_LEVEL: undefined } as NodeJS.ProcessEnv,
+      // The agents read PGHERD_* as configuration: only the file written here configures them.
+      env: Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('PGHERD_'))),
     });
     child.stdout!.pipe(log, { end: false });
     child.stderr!.pipe(log, { end: false });

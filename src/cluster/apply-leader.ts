@@ -47,6 +47,10 @@ export function applyPromote(state: ClusterState, command: CommandOf<'promote'>)
   }
   const refusal = state.epoch === 0 ? refuseFirstPrimary(state, command) : refuseSuccessor(state, command, candidate);
   if (refusal) return refusal;
+  const renewal = state.leader?.lastRenewal;
+  if (command.expectedRenewalSeq !== null && renewal !== undefined && renewal.seq !== command.expectedRenewalSeq) {
+    return rejected(state, 'LEASE_RENEWED', `the primary renewed its lease (renewal ${renewal.seq}) after the failover was decided on renewal ${command.expectedRenewalSeq}`);
+  }
   const epoch = state.epoch + 1;
   const switched = state.epoch > 0 && command.timeline > state.lastPrimary.timeline;
   const history = switched ? [...state.history, historyEntry(state, command)] : state.history;
@@ -78,7 +82,9 @@ function refuseSuccessor(state: ClusterState, command: CommandOf<'promote'>, can
     return rejected(state, 'MEMBER_INELIGIBLE', `${name} is tagged nofailover or failover_priority 0`);
   }
   const syncMode = state.config.values.synchronous_mode;
-  if (syncMode !== 'off' && state.sync.members.length > 0 && !isLastPrimary && !state.sync.members.includes(name)) {
+  // An empty set means the primary ran without a synchronous standby: nobody else is known to hold
+  // every acknowledged write (the simulator found the loss when an empty set admitted anyone).
+  if (syncMode !== 'off' && !isLastPrimary && !state.sync.members.includes(name)) {
     return rejected(state, 'NOT_SYNC_STANDBY', `synchronous_mode is ${syncMode} and ${name} is not in sync [${state.sync.members.join(', ')}]`);
   }
   const lastTimeline = state.lastPrimary.timeline;

@@ -49,6 +49,11 @@ export const commandSchema = z.discriminatedUnion('type', [
     reason: textSchema,
     kind: switchKindSchema,
     switchLsn: lsnSchema,
+    /**
+     * The current primary's renewal sequence the failover was decided on; refused (LEASE_RENEWED) if a
+     * renewal committed since, so a decision on a lapsed lease cannot overtake a renewal. null: no check.
+     */
+    expectedRenewalSeq: z.number().int().min(0).nullable().default(null),
   }),
   /** Voluntary demotion by the holder (e.g. a switchover step, a clean shutdown). */
   command('releaseLeader', { member: memberNameSchema, epoch: epochSchema }),

@@ -34,6 +34,8 @@ export const REJECTION_CODES = [
   'TIMELINE_NOT_NEWER',
   /** promote in synchronous mode: the candidate is neither in the sync set nor the last primary. */
   'NOT_SYNC_STANDBY',
+  /** promote: the primary committed a renewal after the failover was decided (its lease is fresh again). */
+  'LEASE_RENEWED',
   /** patchConfig: the config version is not the one the command expected. */
   'VERSION_MISMATCH',
   /** patchConfig: the merged configuration is invalid; `key` names the offending key. */

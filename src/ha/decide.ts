@@ -113,6 +113,8 @@ export type FailoverDecision =
       readonly expectedEpoch: number;
       readonly timeline: number;
       readonly switchLsn: string;
+      /** The lapsed lease's renewal sequence (null: no holder); apply refuses the promote if a renewal committed since. */
+      readonly expectedRenewalSeq: number | null;
       readonly reason: 'LEASE_EXPIRED' | 'NO_LEASE_HOLDER';
       readonly excluded: readonly Exclusion[];
     }
@@ -144,6 +146,7 @@ export function decideFailover(o: HaObservation): FailoverDecision {
     expectedEpoch: state.epoch,
     timeline: choice.timeline + 1,
     switchLsn: choice.receiveLsn,
+    expectedRenewalSeq: state.leader?.lastRenewal.seq ?? null,
     reason,
     excluded: choice.excluded,
   };

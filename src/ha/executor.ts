@@ -134,6 +134,11 @@ export class HaExecutor {
     await controller.start(this.serverSettings(state, null), 'primary');
     this.upstream = null;
     await createRoles(await this.connection(credentials, 10_000), { replicatorPassword: credentials.replicationPassword, rewindPassword: credentials.rewindPassword }, this.ctx.log);
+    // The initial dynamic configuration (bootstrap.dynamic) becomes the cluster's, once: version 0 → 1.
+    if (state.config.version === 0) {
+      const patched = await this.ctx.store.propose({ type: 'patchConfig', atMs: this.ctx.wallNow(), expectedVersion: 0, patch: { ...this.ctx.config.bootstrap.dynamic } });
+      this.ctx.log.info({ ok: patched.ok, ...(patched.ok ? { version: patched.version } : { code: patched.code }) }, 'ha.initial_config');
+    }
     const systemIdentifier = await withConnection(await this.connection(credentials), 'read the system identifier', async (client) =>
       (await client.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()')).rows[0]!.id,
     );
@@ -207,6 +212,13 @@ export class HaExecutor {
     const controller = this.controller(credentials);
     const member = state.members[source];
     if (!member) throw new Error(`rejoin source ${source} is not a member`);
+    // A dead source (the primary's host is gone, a failover is pending) is no reason to stop a
+    // running replica that may be the next primary: check it answers first.
+    await withConnection(
+      { host: member.registration.postgresHost, port: member.registration.postgresPort, user: REWIND_ROLE, password: credentials.rewindPassword, database: 'postgres', connectTimeoutMs: 2_000, statementTimeoutMs: 2_000 },
+      `reach the rejoin source ${source}`,
+      (client) => client.query('SELECT 1'),
+    );
     await controller.stop({ mode: 'fast' });
     const values = state.config.values;
     if (values.use_rewind) {

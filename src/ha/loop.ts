@@ -4,7 +4,8 @@ import type { ClusterStore } from '../cluster/store.js';
 import type { Config } from '../config/schema.js';
 import { formatLsn, parseLsn, type LsnValue } from '../lib/lsn.js';
 import type { Logger } from '../lib/logger.js';
-import { inspectDataDir, observe, wasPrimary, type Observation } from '../postgres/index.js';
+import { getSynchronousStandbyNames, inspectDataDir, observe, observePosition, setSynchronousStandbyNames, wasPrimary, type Observation } from '../postgres/index.js';
+import { withConnection } from '../postgres/sql.js';
 import type { PgBinaries, PgOsUser } from '../postgres/index.js';
 import type { RaftDriver } from '../raft/driver/raft-driver.js';
 import type { CandidatePositionAnswer } from '../raft/transport/position.js';
@@ -15,6 +16,7 @@ import type { HaExecutor } from './executor.js';
 import type { Fence } from './fence.js';
 import { primaryLeaseRemainingMs } from './lease.js';
 import { decideLifecycle, type DataDirSummary, type LifecycleAction } from './lifecycle.js';
+import { decideSync, parseSssn, renderSssn, type SynchronousStandbyNames } from './sync.js';
 
 /**
  * The HA loop of one node (DESIGN.md §5): every loop_wait it observes the
@@ -61,6 +63,8 @@ export interface HaStatus {
 }
 
 const STATUS_REPORT_EVERY_MS = 10_000;
+/** Connect + one statement; the asker's deadline (candidate_query_timeout_ms) bounds the whole answer anyway. */
+const POSITION_QUERY_TIMEOUT_MS = 1_000;
 const TRANSFER_RETRY_MS = 5_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -76,6 +80,10 @@ export class HaLoop {
   private lastFailoverLog = '';
   private lastLifecycleLog = '';
   private running = false;
+  /** The synchronous_standby_names this agent last set and the WAL position when it took effect. */
+  private sssnSetAt: { text: string; lsn: string } | null = null;
+  /** The sync epoch this node's own latest accepted setSync produced (null: none, or another proposal since). */
+  private syncConfirmedEpoch: number | null = null;
   /** Set by a step whose effect the next step depends on (register → claim → initialize...): run again at once. */
   private again = false;
   private lastLoopDoneAtMs: number;
@@ -169,7 +177,10 @@ export class HaLoop {
       try {
         await this.runLocal();
       } catch (error) {
-        this.o.log.error({ err: error }, 'ha.loop_failed');
+        const code = (error as { code?: string }).code;
+        // No Raft leader for a moment (an election, a partition): the next loop retries.
+        if (code === 'PGHERD_RAFT_NOT_LEADER' || code === 'PGHERD_RAFT_TIMEOUT' || code === 'PGHERD_RAFT_PROPOSAL_DROPPED') this.o.log.warn({ code, detail: (error as Error).message }, 'ha.raft_unavailable');
+        else this.o.log.error({ err: error }, 'ha.loop_failed');
         this.statusValue = { ...this.statusValue, lastAction: 'error', lastReason: (error as Error).message };
       }
       this.lastLoopDoneAtMs = this.o.now();
@@ -197,10 +208,9 @@ export class HaLoop {
     const state = this.o.store.local();
     const controller = this.o.executor.controller(state.initialize?.credentials ?? null);
     if (!(await controller.status()).running) return { healthy: false, timeline: null, receiveLsn: null, role: 'stopped' };
-    const obs = await observe(await this.o.executor.connection(state.initialize?.credentials ?? null, 400));
-    if (obs.role === 'primary') return { healthy: false, timeline: obs.timeline, receiveLsn: formatLsn(obs.currentLsn), role: 'primary' };
-    const lsn = obs.receiveLsn ?? obs.replayLsn;
-    return { healthy: true, timeline: obs.timeline, receiveLsn: lsn === null ? null : formatLsn(lsn), role: 'replica' };
+    const position = await observePosition(await this.o.executor.connection(state.initialize?.credentials ?? null, POSITION_QUERY_TIMEOUT_MS));
+    const lsn = position.lsn === null ? null : formatLsn(position.lsn);
+    return { healthy: position.role === 'replica', timeline: position.timeline, receiveLsn: lsn, role: position.role };
   }
 
   private async observeLocal(state: ClusterState): Promise<{ running: boolean; obs: Observation | null }> {
@@ -359,12 +369,14 @@ export class HaLoop {
           // Slot first, then the plan: a second pass sees the slot records the first committed.
           let slots = obs.slots;
           for (let pass = 0; pass < 2; pass++) {
-            const fresh = this.o.store.local();
+            // Linearizable: on a follower the local copy may not show what this node just committed.
+            const fresh = pass === 0 ? this.o.store.local() : await this.o.store.read();
             const duties = decidePrimaryDuties(fresh, this.o.self, slots);
             if (duties.length === 0) break;
             await this.o.executor.runDuties(fresh, duties, decision.epoch, formatLsn(obs.currentLsn));
             slots = [...slots, ...duties.flatMap((d) => (d.kind === 'ensureSlot' ? [{ slotName: d.slotName, slotType: 'physical', active: false, restartLsn: null }] : []))];
           }
+          await this.manageSync(decision.epoch, obs);
         }
         return;
       }
@@ -424,6 +436,49 @@ export class HaLoop {
     } catch (error) {
       this.o.log.warn({ epoch, err: (error as Error).message, code: (error as { code?: string }).code }, 'ha.renewal_failed');
       return false;
+    }
+  }
+
+  /**
+   * Synchronous mode (src/ha/sync.ts): a few steps per loop, each one
+   * decided afresh, in the strict order (sssn before sync when adding,
+   * sync before sssn when removing).
+   */
+  private async manageSync(epoch: number, obs: Observation): Promise<void> {
+    if (obs.role !== 'primary') return;
+    const credentials = this.o.store.local().initialize?.credentials ?? null;
+    const conn = await this.o.executor.connection(credentials);
+    for (let step = 0; step < 3; step++) {
+      const state = this.o.store.local();
+      if (state.leader?.member !== this.o.self || state.leader.epoch !== epoch) return;
+      const text = await getSynchronousStandbyNames(conn);
+      const parsed = parseSssn(text);
+      const current: SynchronousStandbyNames | null = parsed === undefined ? { kind: 'blockWrites' } : parsed;
+      // The LSN a value took effect at is known only for values this agent set; otherwise assume now (later is safe).
+      const setAtLsn = this.sssnSetAt?.text === text ? this.sssnSetAt.lsn : formatLsn(obs.currentLsn);
+      const decision = decideSync({
+        state,
+        self: this.o.self,
+        currentSssn: current === null ? null : { value: current, setAtLsn },
+        replication: obs.replication.map((r) => ({ applicationName: r.applicationName, state: r.state, syncState: r.syncState, flushLsn: r.flushLsn === null ? null : formatLsn(r.flushLsn) })),
+        syncConfirmed: this.syncConfirmedEpoch === state.sync.epoch,
+      });
+      if (decision.kind === 'none') return;
+      if (decision.kind === 'setSssn') {
+        const wanted = renderSssn(decision.value);
+        await setSynchronousStandbyNames(conn, wanted);
+        const lsn = await withConnection(conn, 'read the WAL position', async (client) => (await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn);
+        this.sssnSetAt = { text: wanted, lsn: formatLsn(parseLsn(lsn)) };
+        this.o.log.info({ synchronousStandbyNames: wanted, reason: decision.reason }, 'ha.sync_standby_names_set');
+      } else {
+        const result = await this.o.store.propose({ type: 'setSync', atMs: this.o.wallNow(), members: [...decision.members], expectedEpoch: decision.expectedEpoch, leaderEpoch: decision.leaderEpoch });
+        this.syncConfirmedEpoch = result.ok ? (result.syncEpoch ?? null) : null;
+        this.o.log.info({ members: decision.members, reason: decision.reason, ok: result.ok, ...(result.ok ? {} : { code: result.code }) }, 'ha.sync_recorded');
+        if (!result.ok) return;
+      }
+      // Observe again before the next step: pg_stat_replication changes with sssn.
+      obs = await observe(conn);
+      if (obs.role !== 'primary') return;
     }
   }
 
@@ -513,6 +568,7 @@ export class HaLoop {
       reason: decision.reason,
       kind: 'failover',
       switchLsn: decision.switchLsn,
+      expectedRenewalSeq: decision.expectedRenewalSeq,
     });
     this.o.log.warn(
       { candidate: decision.candidate, epoch: decision.expectedEpoch + 1, timeline: decision.timeline, reason: decision.reason, excluded: decision.excluded, ok: result.ok, ...(result.ok ? {} : { code: result.code }) },

@@ -21,6 +21,8 @@ import { findPgBinaries, mkdirForPg, resolvePgOsUser, writePassfile } from '../p
 import { LevelLogStore } from '../raft/driver/level-storage.js';
 import { RaftDriver } from '../raft/driver/raft-driver.js';
 import { GrpcTransport } from '../raft/transport/grpc-transport.js';
+import { decodePositionResponse, encodePositionAnswer, unreachablePosition } from '../raft/transport/position.js';
+import type { CandidatePosition } from '../ha/candidates.js';
 
 /**
  * The composition root of one node: Raft (LevelDB log, gRPC transport),
@@ -142,7 +144,9 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
       httpAddress: config.http.listen,
       tags: { ...config.tags },
     },
-    queryPositions: (members, timeoutMs) => transport!.queryPositions(members, timeoutMs),
+    // The Raft leader may itself be a candidate: it answers for itself locally, the others over gRPC.
+    queryPositions: (members, timeoutMs) =>
+      Promise.all(members.map((member) => (member === config.name ? ownPosition(loop!, member, timeoutMs, haLog) : transport!.queryPosition(member, timeoutMs)))),
     fence,
     log: haLog,
     now,
@@ -194,4 +198,23 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     return stopping;
   };
   return { driver, store, loop, httpAddress: http.address, stop };
+}
+
+/** This node's own answer as a candidate, bounded like a peer's. */
+async function ownPosition(loop: HaLoop, member: string, timeoutMs: number, log: Logger): Promise<CandidatePosition> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const answer = await Promise.race([
+      loop.positionAnswer(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return decodePositionResponse(member, encodePositionAnswer(member, answer), log);
+  } catch (error) {
+    log.warn({ member, err: (error as Error).message }, 'ha.own_position_failed');
+    return unreachablePosition(member);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -104,3 +104,27 @@ export async function listSlotsWith(client: Queryable): Promise<SlotRow[]> {
   const rows = (await client.query<{ slot_name: string; slot_type: string; active: boolean; restart_lsn: string | null }>('SELECT slot_name, slot_type, active, restart_lsn::text FROM pg_replication_slots ORDER BY slot_name')).rows;
   return rows.map((r) => ({ slotName: r.slot_name, slotType: r.slot_type, active: r.active, restartLsn: parseLsnOrNull(r.restart_lsn) }));
 }
+
+/** The few facts a failover asks for (one statement, for a short deadline): role, timeline, newest WAL received (or written). */
+export interface PositionObservation {
+  readonly role: 'primary' | 'replica';
+  readonly timeline: number | null;
+  readonly lsn: Lsn | null;
+}
+
+export async function observePosition(conn: LocalConnection): Promise<PositionObservation> {
+  return withConnection(conn, 'observe position', async (client) => {
+    const row = (
+      await client.query<{ in_recovery: boolean; receive: string | null; replay: string | null; received_tli: number | null; walfile: string | null; current: string | null; checkpoint_tli: number }>(
+        `SELECT pg_is_in_recovery() AS in_recovery,
+                pg_last_wal_receive_lsn()::text AS receive, pg_last_wal_replay_lsn()::text AS replay,
+                (SELECT received_tli FROM pg_stat_wal_receiver) AS received_tli,
+                (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_tli,
+                CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current,
+                CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) END AS walfile`,
+      )
+    ).rows[0]!;
+    if (!row.in_recovery) return { role: 'primary', timeline: row.walfile === null ? null : parseInt(row.walfile.slice(0, 8), 16), lsn: parseLsnOrNull(row.current) };
+    return { role: 'replica', timeline: row.received_tli ?? row.checkpoint_tli, lsn: parseLsnOrNull(row.receive) ?? parseLsnOrNull(row.replay) };
+  });
+}

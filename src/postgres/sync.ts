@@ -31,7 +31,12 @@ export async function setSynchronousStandbys(
   members: readonly string[],
   options: { timeoutMs?: number; log?: Logger } = {},
 ): Promise<string> {
-  const wanted = renderSynchronousStandbyNames(count, members);
+  return setSynchronousStandbyNames(conn, renderSynchronousStandbyNames(count, members), options);
+}
+
+/** The same for an already rendered value: '', '*' (block every commit) or `FIRST n (...)`. */
+export async function setSynchronousStandbyNames(conn: LocalConnection, wanted: string, options: { timeoutMs?: number; log?: Logger } = {}): Promise<string> {
+  assert(wanted === '' || wanted === '*' || /^FIRST [0-9]+ \("[A-Za-z0-9_.-]+"(, "[A-Za-z0-9_.-]+")*\)$/.test(wanted), () => `not a synchronous_standby_names value pgherd writes: ${wanted}`);
   const deadline = performance.now() + (options.timeoutMs ?? READBACK_TIMEOUT_MS_DEFAULT);
   const readBack = await withConnection(conn, 'set synchronous_standby_names', async (client) => {
     // ALTER SYSTEM takes no bind parameters; the value is built from validated names and quoted.

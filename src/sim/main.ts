@@ -2,10 +2,14 @@ import { availableParallelism } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SAFETY_TICKS_MAX, SEED_MAX, SIM_DEFAULTS, type ClusterSize } from './options.js';
 import { runRequest, runSeeds, type WorkReply } from './runner.js';
+import type { HaSeedResult } from './ha/run.js';
 import type { SeedResult } from './run-seed.js';
 
 /**
- * `npm run sim -- --seeds N [--from B] [--seed S] [--nodes 3|5] [--steps K] [--workers W] [--json]`
+ * `npm run sim -- [--ha] --seeds N [--from B] [--seed S] [--nodes 3|5] [--steps K] [--workers W] [--json]`
+ *
+ * --ha runs the HA world (src/sim/ha: cluster state, HA decisions and a
+ * PostgreSQL model on top of the Raft cores) instead of the Raft world.
  *
  * Runs the deterministic simulator over seeds B..B+N-1 (default 1..100) or
  * exactly seed S, prints one line per failing seed (the violation and the
@@ -45,6 +49,7 @@ interface CliOptions {
   json?: boolean;
   trace?: boolean;
   traceMessages?: boolean;
+  ha?: boolean;
 }
 
 function parse(argv: readonly string[]): CliOptions {
@@ -60,6 +65,7 @@ function parse(argv: readonly string[]): CliOptions {
         .argParser(integer('--workers', 1, WORKERS_MAX))
         .default(Math.min(2, availableParallelism())),
     )
+    .option('--ha', 'simulate the HA layer (cluster state, HA decisions, PostgreSQL model) on the Raft cores')
     .option('--json', 'print every seed as one JSON object per line')
     .addOption(new Option('--trace', 'with --seed: print every state change of the run').implies({ workers: 1 }))
     .addOption(new Option('--trace-messages', 'with --seed: also print every delivered message').implies({ trace: true, workers: 1 }))
@@ -77,12 +83,24 @@ function seedsOf(options: CliOptions): number[] {
   return Array.from({ length: count }, (_, i) => options.from + i);
 }
 
-function failureLine(result: SeedResult): string {
+function failureLine(result: SeedResult | HaSeedResult): string {
   const v = result.violation!;
   return `seed ${result.seed}: ${v.code} at tick ${v.atTick}: ${v.message} | replay: ${result.replay}`;
 }
 
-function summaryLine(result: SeedResult): string {
+function haSummaryLine(result: HaSeedResult): string {
+  const s = result.stats;
+  const f = s.faults;
+  return (
+    `seed ${result.seed}: ok, ${result.nodes} nodes, digest ${result.digest}, ${s.ticks} ticks, ${s.events} events, synchronous_mode ${s.mode}, ` +
+    `ttl ${s.ttlMs} ms, loop_wait ${s.loopWaitMs} ms, ${s.failovers} failovers (max epoch ${s.maxEpoch}), ${s.demotions} demotions, ${s.fenceStops} fence stops, ` +
+    `${s.acknowledged}/${s.writes} writes acknowledged, ${s.rewinds} rewinds, ${s.sssnChanges} sssn changes, ${s.syncRecords} setSync, ` +
+    `${f.crashes} crashes, ${f.pauses} freezes, ${f.partitions} partitions`
+  );
+}
+
+function summaryLine(result: SeedResult | HaSeedResult): string {
+  if ('ha' in result) return haSummaryLine(result);
   const s = result.stats;
   const f = s.faults;
   return (
@@ -123,9 +141,9 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   if (options.trace === true) {
     const trace = (line: string): void => void process.stdout.write(`${line}\n`);
-    onResult(runRequest({ seed: seeds[0]!, nodes: options.nodes, steps: options.steps }, trace, options.traceMessages === true));
+    onResult(runRequest({ seed: seeds[0]!, nodes: options.nodes, steps: options.steps, ha: options.ha === true }, trace, options.traceMessages === true));
   } else {
-    await runSeeds({ seeds, nodes: options.nodes, steps: options.steps, workers: options.workers }, onResult);
+    await runSeeds({ seeds, nodes: options.nodes, steps: options.steps, workers: options.workers, ha: options.ha === true }, onResult);
   }
   process.stdout.write(`sim: ${seeds.length} seeds, ${violations} violations\n`);
   return violations > 0 ? 1 : 0;

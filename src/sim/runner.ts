@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ClusterSize } from './options.js';
+import { runHaSeed, type HaSeedResult } from './ha/run.js';
 import { runSeed, type SeedResult } from './run-seed.js';
 
 export interface RunPlan {
@@ -9,6 +10,8 @@ export interface RunPlan {
   readonly steps: number;
   /** 1 = in this process; more = that many child processes (results do not depend on it). */
   readonly workers: number;
+  /** The HA world (src/sim/ha) instead of the Raft world. */
+  readonly ha?: boolean;
 }
 
 /** Parent -> worker: run one seed. Worker -> parent: its result. */
@@ -16,14 +19,18 @@ export interface WorkRequest {
   readonly seed: number;
   readonly nodes: ClusterSize | undefined;
   readonly steps: number;
+  readonly ha?: boolean;
 }
 
-export type WorkReply = { readonly ok: true; readonly result: SeedResult } | { readonly ok: false; readonly seed: number; readonly error: string };
+export type WorkReply =
+  | { readonly ok: true; readonly result: SeedResult | HaSeedResult }
+  | { readonly ok: false; readonly seed: number; readonly error: string };
 
 /** Run one seed, turning a simulator crash into a reported result rather than an abort. */
 export function runRequest(request: WorkRequest, trace?: (line: string) => void, traceMessages = false): WorkReply {
   try {
-    return { ok: true, result: runSeed({ ...request, trace, traceMessages }) };
+    if (request.ha === true) return { ok: true, result: runHaSeed({ seed: request.seed, nodes: request.nodes, steps: request.steps, trace }) };
+    return { ok: true, result: runSeed({ seed: request.seed, nodes: request.nodes, steps: request.steps, trace, traceMessages }) };
   } catch (error) {
     return { ok: false, seed: request.seed, error: error instanceof Error ? (error.stack ?? error.message) : String(error) };
   }
@@ -35,7 +42,7 @@ export function runRequest(request: WorkRequest, trace?: (line: string) => void,
  * function of its request, so scheduling never changes a result.
  */
 export async function runSeeds(plan: RunPlan, onResult: (reply: WorkReply) => void): Promise<void> {
-  const requests = plan.seeds.map((seed): WorkRequest => ({ seed, nodes: plan.nodes, steps: plan.steps }));
+  const requests = plan.seeds.map((seed): WorkRequest => ({ seed, nodes: plan.nodes, steps: plan.steps, ...(plan.ha === true ? { ha: true } : {}) }));
   const workers = Math.min(plan.workers, requests.length);
   if (workers <= 1) {
     for (const request of requests) onResult(runRequest(request));

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { untilValue } from '../../helpers/wait.js';
-import { startAgentCluster, superuserPassword, tryQuery, untilHealthy } from './helpers.js';
+import { connect, startAgentCluster, superuserPassword, tryQuery, untilHealthy } from './helpers.js';
 
 /*
  * Three real agents (`pgherd run` processes) with real PostgreSQL on
@@ -93,6 +93,52 @@ test.serial('an agent restart beside a healthy primary causes no failover', asyn
   t.is(healthy.primary, first.primary);
   t.is(await epochOf(cluster, first.replicas[0]!), epochBefore, 'no new epoch: no failover happened');
 });
+
+test.serial('synchronous mode: no acknowledged insert is lost when the primary host is killed mid-write', async (t) => {
+  t.timeout(5 * 60_000);
+  const cluster = await startAgentCluster(t, { dynamic: { synchronous_mode: 'on' } });
+  const first = await untilHealthy(cluster, BOOT_MS);
+  const password = await superuserPassword(cluster, first.primary);
+  const sync = await untilValue('a synchronous standby recorded', 30_000, async () => {
+    const members = (await stateOf(cluster, first.replicas[0]!)).sync.members;
+    return members.length > 0 ? members : undefined;
+  });
+  t.log(`primary ${first.primary}, sync [${sync.join(', ')}]`);
+  const created = await tryQuery(cluster, first.primary, password, 'CREATE TABLE acked (id int primary key)');
+  t.false(created instanceof Error, String(created));
+
+  const client = await connect(cluster, first.primary, password);
+  const acked: number[] = [];
+  let stop = false;
+  const writer = (async () => {
+    for (let id = 1; !stop; id++) {
+      try {
+        await client.query('INSERT INTO acked VALUES ($1)', [id]);
+        acked.push(id);
+      } catch {
+        return;
+      }
+    }
+  })();
+  await untilValue('some acknowledged inserts', 20_000, async () => (acked.length >= 200 ? true : undefined), 20);
+  await cluster.signalHost(first.primary, 'SIGKILL');
+  stop = true;
+  await writer;
+  await client.end().catch(() => undefined);
+  const next = await untilValue('a new primary', FAILOVER_MS, async () => (await cluster.statuses()).find((s) => s.isPrimary && s.name !== first.primary), 200);
+  t.true(sync.includes(next.name), `the new primary ${next.name} was a synchronous standby`);
+  const present = await tryQuery(cluster, next.name, password, 'SELECT id FROM acked');
+  if (present instanceof Error) return t.fail(present.message);
+  const have = new Set(present.rows.map((r) => Number(r.id)));
+  const lost = acked.filter((id) => !have.has(id));
+  t.log(`${acked.length} acknowledged inserts, ${have.size} rows on the new primary`);
+  t.deepEqual(lost, [], 'every acknowledged insert is on the new primary');
+});
+
+async function stateOf(cluster: Awaited<ReturnType<typeof startAgentCluster>>, name: string): Promise<{ epoch: number; sync: { members: string[] } }> {
+  const response = await fetch(`http://127.0.0.1:${cluster.node(name).httpPort}/cluster`);
+  return ((await response.json()) as { state: { epoch: number; sync: { members: string[] } } }).state;
+}
 
 async function epochOf(cluster: Awaited<ReturnType<typeof startAgentCluster>>, name: string): Promise<number> {
   const response = await fetch(`http://127.0.0.1:${cluster.node(name).httpPort}/cluster`);

@@ -11,8 +11,9 @@ export async function startAgentCluster(t: ExecutionContext, options: Partial<Ag
   const baseDir = await mkdtemp(join(tmpdir(), 'pgherd-agent-it-'));
   const cluster = await AgentCluster.create({ ...options, baseDir });
   t.teardown(async () => {
+    if (!t.passed) await logAgentTrouble(t, cluster);
     await cluster.killAll();
-    if (process.env.PGHERD_KEEP_TEST_DIRS) t.log(`kept ${baseDir}`);
+    if (process.env.KEEP_TEST_DIRS) t.log(`kept ${baseDir}`);
     else await rm(baseDir, { recursive: true, force: true });
   });
   await cluster.startAll();
@@ -59,5 +60,14 @@ export async function tryQuery(cluster: AgentCluster, name: string, password: st
     return error as Error;
   } finally {
     await client?.end().catch(() => undefined);
+  }
+}
+
+/** On failure: the agents' last warnings and errors and the HA decisions, so a CI log says what happened. */
+async function logAgentTrouble(t: ExecutionContext, cluster: AgentCluster): Promise<void> {
+  for (const node of cluster.nodes) {
+    const text = await readFile(node.logFile, 'utf8').catch(() => '');
+    const lines = text.split('\n').filter((l) => /"level":"(warn|error)"|"msg":"ha\./.test(l));
+    for (const line of lines.slice(-12)) t.log(`${node.name}: ${line.slice(0, 400)}`);
   }
 }

@@ -61,6 +61,21 @@ test('promote: in synchronous mode only sync members (or the last primary) quali
   expectOk(t, off, failover('n2', 1, 2));
 });
 
+test('promote: in synchronous mode an empty sync set admits nobody but the last primary (found by sim --ha seed 73)', (t) => {
+  const state = applyOk(runningCluster(), [{ type: 'patchConfig', atMs: T0_MS, expectedVersion: 0, patch: { synchronous_mode: 'on' } }]);
+  t.regex(expectRefused(t, state, failover('n2', 1, 2), 'NOT_SYNC_STANDBY').reason, /n2 is not in sync \[\]/);
+  const released = applyOk(state, [{ type: 'releaseLeader', atMs: T0_MS + 10, member: 'n1', epoch: 1 }]);
+  expectOk(t, released, failover('n1', 1, 1, { kind: 'manual', reason: 'restart' }));
+});
+
+test('promote: refused when the primary renewed after the failover was decided (expectedRenewalSeq)', (t) => {
+  const state = applyOk(runningCluster(), [{ type: 'renewLease', atMs: T0_MS + 5, member: 'n1', epoch: 1 }]);
+  const seq = state.leader!.lastRenewal.seq;
+  const refused = expectRefused(t, state, failover('n2', 1, 2, { expectedRenewalSeq: seq - 1 } as Partial<ClusterCommandInput>), 'LEASE_RENEWED');
+  t.regex(refused.reason, /renewed its lease/);
+  expectOk(t, state, failover('n2', 1, 2, { expectedRenewalSeq: seq } as Partial<ClusterCommandInput>));
+});
+
 test('CAS: two concurrent promotes with the same expected epoch — exactly one wins, in either order', (t) => {
   const state = runningCluster();
   const a = cmd(failover('n2', 1, 2));

@@ -41,6 +41,7 @@ test('command types and rejection codes are stable', (t) => {
     'SYNC_EPOCH_MISMATCH',
     'TIMELINE_NOT_NEWER',
     'NOT_SYNC_STANDBY',
+    'LEASE_RENEWED',
     'VERSION_MISMATCH',
     'INVALID_CONFIG',
     'SLOT_NAME_CONFLICT',

@@ -128,6 +128,7 @@ test('failover: with fresh positions it promotes the best candidate with a compa
     expectedEpoch: 2,
     timeline: 2,
     switchLsn: '0/3000060',
+    expectedRenewalSeq: 1,
     reason: 'LEASE_EXPIRED',
     excluded: [],
   });
