@@ -11,8 +11,9 @@
  *   host_loss — the primary's agent, fence and PostgreSQL are frozen
  *               (SIGSTOP), i.e. the host went silent; they are thawed
  *               after the new primary is up and the old one rejoins;
- *   pg_crash  — the primary's postmaster is killed (SIGKILL) under a live
- *               agent, which brings it back (primary_start_timeout).
+ *   pg_crash  — the primary's postmaster and all its processes are killed
+ *               (SIGKILL) under a live agent, which brings PostgreSQL
+ *               back within primary_start_timeout (crash recovery).
  * Planned switchover is not measured: it needs the admin API (not built yet).
  * Figures are wall-clock on this machine; compare within one run.
  */
@@ -45,6 +46,12 @@ const say = (text: string): void => {
 const baseDir = await mkdtemp(join(tmpdir(), 'pgherd-bench-failover-'));
 const cluster = await AgentCluster.create({ baseDir, logLevel: 'info' });
 let password = '';
+// The agents run in process groups of their own: a Ctrl-C here must take them (and PostgreSQL) down too.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void cluster.killAll().finally(() => rm(baseDir, { recursive: true, force: true }).finally(() => process.exit(130)));
+  });
+}
 
 async function healthy(timeoutMs: number): Promise<string> {
   const deadline = performance.now() + timeoutMs;
@@ -112,21 +119,34 @@ class Writer {
   }
 }
 
-/** Last ack before `faultAt` → first ack after it. */
+/**
+ * The unavailability window: the longest gap between consecutive
+ * acknowledgements that ends after the fault (an insert in flight when the
+ * fault hit may still be acknowledged just after it; the gap that follows
+ * is the outage).
+ */
 function window(acks: readonly number[], faultAt: number): number | undefined {
-  let before = -Infinity;
-  for (const a of acks) {
-    if (a <= faultAt) before = a;
-    else return before === -Infinity ? undefined : a - before;
+  let longest: number | undefined;
+  for (let i = 1; i < acks.length; i++) {
+    if (acks[i]! <= faultAt) continue;
+    const gap = acks[i]! - acks[i - 1]!;
+    if (longest === undefined || gap > longest) longest = gap;
   }
-  return undefined;
+  return longest;
 }
 
-async function untilWriteAfter(writer: Writer, at: number, timeoutMs: number): Promise<void> {
+/** Wait until `recovered()` holds and a write was acknowledged after that. */
+async function untilRecovered(writer: Writer, recovered: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (performance.now() > deadline) throw new Error(`no recovery within ${timeoutMs} ms of the fault`);
+    if (await recovered()) break;
+    await sleep(50);
+  }
+  const at = performance.now();
   while (!writer.acks.some((a) => a > at)) {
     if (performance.now() > deadline) throw new Error(`no acknowledged write within ${timeoutMs} ms of the fault`);
-    await sleep(50);
+    await sleep(20);
   }
 }
 
@@ -134,8 +154,7 @@ const results: Record<Fault, number[]> = { host_loss: [], pg_crash: [] };
 try {
   await cluster.startAll();
   const primary = await healthy(120_000);
-  const { superuserPassword } = await import('../../test/integration/agent/helpers.js');
-  password = await superuserPassword(cluster, primary);
+  password = await cluster.superuserPassword(primary);
   const setup = new pg.Client({ host: '127.0.0.1', port: cluster.node(primary).pgPort, user: 'postgres', password, database: 'postgres' });
   await setup.connect();
   await setup.query('CREATE TABLE IF NOT EXISTS bench_writes (seq bigint, at timestamptz DEFAULT now())');
@@ -151,15 +170,18 @@ try {
       const faultAt = performance.now();
       if (fault === 'host_loss') {
         await cluster.signalHost(primaryNow, 'SIGSTOP');
-        await untilWriteAfter(writer, faultAt, 60_000);
+        await untilRecovered(writer, async () => (await cluster.statuses()).some((s) => s.isPrimary && s.name !== primaryNow), 60_000);
         await cluster.signalHost(primaryNow, 'SIGCONT');
       } else {
         const pid = await cluster.postmasterPid(primaryNow);
         if (pid === undefined) throw new Error(`no postmaster pid for ${primaryNow}`);
-        process.kill(pid, 'SIGKILL');
-        await untilWriteAfter(writer, faultAt, 60_000);
+        await cluster.killPostgres(primaryNow);
+        await untilRecovered(writer, async () => {
+          const now = await cluster.postmasterPid((await cluster.statuses()).find((s) => s.isPrimary)?.name ?? primaryNow);
+          return now !== undefined && now !== pid;
+        }, 60_000);
       }
-      await sleep(500);
+      await sleep(1_000);
       await writer.stop();
       const ms = window(writer.acks, faultAt);
       if (ms === undefined) throw new Error(`${fault}: no write before or after the fault`);

@@ -139,6 +139,8 @@ async function shutdown(): Promise<void> {
   process.stdout.write('\nstopping the agents (each stops its PostgreSQL)...\n');
   for (const name of frozen) await cluster.signalHost(name, 'SIGCONT');
   await cluster.stopAll();
+  // Anything an agent could not stop (it was killed or is wedged): PostgreSQL and fences included.
+  await cluster.killAll();
   if (keep) process.stdout.write(`data kept in ${baseDir}\n`);
   else await rm(baseDir, { recursive: true, force: true });
   process.exit(0);

@@ -95,7 +95,7 @@ export class AgentCluster {
         cluster_name: 'demo',
         data_dir: node.dir,
         raft: { bind: `127.0.0.1:${node.raftPort}`, peers: nodes.map((n) => `${n.name}@127.0.0.1:${n.raftPort}`), bootstrap_expect: size },
-        postgresql: { listen: '127.0.0.1', port: node.pgPort, client_cidrs: ['127.0.0.1/32'], parameters: { max_connections: 50 } },
+        postgresql: { listen: '127.0.0.1', port: node.pgPort, client_cidrs: ['127.0.0.1/32'], parameters: { max_connections: 50, shared_buffers: '128MB' } },
         http: { listen: `127.0.0.1:${node.httpPort}` },
         bootstrap: { dynamic: { ...options.dynamic } },
         tls: { local_ca_dir: join(options.baseDir, 'ca') },
@@ -134,6 +134,8 @@ export class AgentCluster {
     const child = spawn(process.execPath, [CLI, 'run', '--config', node.configFile], {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: a Ctrl-C at the terminal reaches the harness, which stops the agents in order.
+      detached: true,
       // The agents read PGHERD_* as configuration: only the file written here configures them.
       env: Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('PGHERD_'))),
     });
@@ -178,17 +180,42 @@ export class AgentCluster {
     }
   }
 
-  /** Signal the agent and its PostgreSQL's whole process group (a frozen or killed host). */
-  async signalHost(name: string, signal: 'SIGSTOP' | 'SIGCONT' | 'SIGKILL'): Promise<void> {
-    const pids = [this.pid(name), await this.postmasterPid(name), await this.fencePid(name)].filter((p): p is number => p !== undefined);
-    for (const pid of pids) {
+  /** SIGKILL PostgreSQL alone (postmaster and every backend): a crash under a live agent. */
+  async killPostgres(name: string): Promise<void> {
+    const postmaster = await this.postmasterPid(name);
+    if (postmaster === undefined) return;
+    const children = await childrenOf(postmaster);
+    for (const pid of [postmaster, ...children]) {
       try {
-        // The postmaster and the fence lead their own process groups.
-        process.kill(pid === this.pid(name) ? pid : -pid, signal);
+        process.kill(pid, 'SIGKILL');
       } catch {
         // already gone
       }
     }
+  }
+
+  /**
+   * Signal every process of a node, as a frozen or dead host would be: the
+   * agent, its fence, the postmaster and each of its children. Backends
+   * run in sessions of their own (PostgreSQL calls setsid), so signalling
+   * the postmaster's process group would leave open connections writing.
+   */
+  async signalHost(name: string, signal: 'SIGSTOP' | 'SIGCONT' | 'SIGKILL'): Promise<void> {
+    const send = (pid: number): void => {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // already gone
+      }
+    };
+    const postmaster = await this.postmasterPid(name);
+    const others = [this.pid(name), await this.fencePid(name)].filter((p): p is number => p !== undefined);
+    // The postmaster first (no new children after a STOP or KILL), then its children, then agent and fence.
+    if (postmaster !== undefined) {
+      send(postmaster);
+      for (const child of await childrenOf(postmaster)) send(child);
+    }
+    for (const pid of others) send(pid);
     if (signal === 'SIGKILL') await this.exits.get(name);
   }
 
@@ -229,6 +256,12 @@ export class AgentCluster {
     return join(this.node(name).dir, 'pgpass');
   }
 
+  /** The superuser's password, from the operator password file an agent writes (`*:*:*:postgres:<password>`). */
+  async superuserPassword(name: string): Promise<string> {
+    const line = (await readFile(this.passfile(name), 'utf8')).trim();
+    return line.split(':').slice(4).join(':');
+  }
+
   async stopAll(): Promise<void> {
     await Promise.all(this.nodes.map((n) => this.stop(n.name)));
   }
@@ -240,4 +273,16 @@ export class AgentCluster {
       await this.signalHost(node.name, 'SIGKILL');
     }
   }
+}
+
+/** Direct children of `pid` (from /proc/<pid>/stat's ppid field). */
+async function childrenOf(pid: number): Promise<number[]> {
+  const children: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[1]) === pid) children.push(Number(entry));
+  }
+  return children;
 }

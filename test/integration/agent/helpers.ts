@@ -38,8 +38,7 @@ export async function untilHealthy(cluster: AgentCluster, timeoutMs: number, exp
 }
 
 export async function superuserPassword(cluster: AgentCluster, name: string): Promise<string> {
-  const line = (await readFile(cluster.passfile(name), 'utf8')).trim();
-  return line.split(':').slice(4).join(':');
+  return cluster.superuserPassword(name);
 }
 
 /** A superuser connection to one node over TCP. */
