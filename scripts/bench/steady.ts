@@ -1,0 +1,94 @@
+/**
+ * npm run bench:steady [-- --minutes M --clients C --json]
+ *
+ * No false failovers under load: a 3-node cluster of real agents with
+ * default timings, pgbench (TPC-B-like) at full speed against the primary
+ * for M minutes (default 10) with C clients (default 8) on this machine,
+ * sharing its cores with the three agents and the three PostgreSQL
+ * servers. Prints the transactions per second and the number of epochs and
+ * timeline switches that happened during the run — the claim is zero.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findPgBinaries } from '../../src/postgres/binaries.js';
+import { AgentCluster } from '../lib/agent-cluster.js';
+
+function option(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? fallback : process.argv[i + 1] ?? fallback;
+}
+const minutes = Number(option('minutes', '10'));
+const clients = Number(option('clients', '8'));
+const json = process.argv.includes('--json');
+if (!(minutes > 0)) throw new Error('--minutes: expected a positive number');
+if (!(Number.isInteger(clients) && clients > 0)) throw new Error('--clients: expected a positive integer');
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const baseDir = await mkdtemp(join(tmpdir(), 'pgherd-bench-steady-'));
+const cluster = await AgentCluster.create({ baseDir });
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => void cluster.killAll().finally(() => rm(baseDir, { recursive: true, force: true }).finally(() => process.exit(130))));
+}
+
+async function clusterState(): Promise<{ epoch: number; history: unknown[]; leader: { member: string } | null }> {
+  for (const node of cluster.nodes) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${node.httpPort}/cluster`, { signal: AbortSignal.timeout(2000) });
+      return ((await response.json()) as { state: { epoch: number; history: unknown[]; leader: { member: string } | null } }).state;
+    } catch {
+      // next node
+    }
+  }
+  throw new Error('no agent answered /cluster');
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} exited ${code}: ${out.slice(-2000)}`))));
+  });
+}
+
+try {
+  await cluster.startAll();
+  let primary: string | undefined;
+  for (let i = 0; i < 240 && primary === undefined; i++) {
+    await sleep(500);
+    const s = await cluster.statuses();
+    if (s.filter((x) => x.role === 'replica' && x.state === 'streaming').length === 2) primary = s.find((x) => x.isPrimary)?.name;
+  }
+  if (primary === undefined) throw new Error('the cluster did not become healthy');
+  const binaries = await findPgBinaries();
+  const pgbench = join(binaries.binDir, 'pgbench');
+  const passfile = join(baseDir, 'bench-pgpass');
+  await writeFile(passfile, `*:*:*:postgres:${await cluster.superuserPassword(primary)}\n`, { mode: 0o600 });
+  const env = { ...process.env, PGPASSFILE: passfile, PGHOST: '127.0.0.1', PGPORT: String(cluster.node(primary).pgPort), PGUSER: 'postgres', PGDATABASE: 'postgres' };
+  await run(pgbench, ['-i', '-s', '10', '-q'], env);
+  const before = await clusterState();
+  if (!json) console.log(`primary ${primary}, epoch ${before.epoch}; pgbench -c ${clients} -j 2 for ${minutes} min...`);
+  const output = await run(pgbench, ['-c', String(clients), '-j', '2', '-T', String(Math.round(minutes * 60)), '-P', '60'], env);
+  const after = await clusterState();
+  const tps = Number(/tps = ([0-9.]+)/.exec(output)?.[1] ?? 'NaN');
+  const summary = {
+    minutes,
+    clients,
+    tps: Math.round(tps),
+    epochs_during_run: after.epoch - before.epoch,
+    timeline_switches_during_run: after.history.length - before.history.length,
+    primary_before: primary,
+    primary_after: after.leader?.member ?? null,
+  };
+  if (json) console.log(JSON.stringify(summary));
+  else console.log(`${summary.tps} tps; failovers during the run: ${summary.epochs_during_run} (timeline switches ${summary.timeline_switches_during_run}); primary ${summary.primary_before} → ${summary.primary_after}`);
+} finally {
+  await cluster.stopAll().catch(() => undefined);
+  await cluster.killAll();
+  await rm(baseDir, { recursive: true, force: true });
+}
+process.exit(0);
