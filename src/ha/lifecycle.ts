@@ -69,6 +69,7 @@ export const LIFECYCLE_REASONS = [
   'UPSTREAM_CHANGED',
   'NOT_STREAMING',
   'RUNNING',
+  'PAUSED',
 ] as const;
 export type LifecycleReason = (typeof LIFECYCLE_REASONS)[number];
 
@@ -89,10 +90,18 @@ export type LifecycleAction =
   | { readonly kind: 'rejoin'; readonly source: string; readonly reason: 'FORMER_PRIMARY' | 'NOT_STREAMING' }
   | {
       readonly kind: 'wait';
-      readonly reason: 'WAITING_FOR_INITIALIZER' | 'WAITING_FOR_SLOT_AND_PLAN' | 'CONFIRM_LEASE_FIRST' | 'RUNNING';
+      readonly reason: 'WAITING_FOR_INITIALIZER' | 'WAITING_FOR_SLOT_AND_PLAN' | 'CONFIRM_LEASE_FIRST' | 'RUNNING' | 'PAUSED';
     };
 
+/** In maintenance mode (pause) the agent registers and renews but never starts, stops, clones or rewinds PostgreSQL on its own. */
+const PAUSE_BLOCKS: ReadonlySet<LifecycleAction['kind']> = new Set(['clone', 'startPrimary', 'releaseLeader', 'startStandby', 'rejoin']);
+
 export function decideLifecycle(o: LifecycleObservation): LifecycleAction {
+  const action = decideUnpaused(o);
+  return o.state.pause.paused && PAUSE_BLOCKS.has(action.kind) ? { kind: 'wait', reason: 'PAUSED' } : action;
+}
+
+function decideUnpaused(o: LifecycleObservation): LifecycleAction {
   const { state, self } = o;
   const member = state.members[self];
   if (!member) return { kind: 'register', reason: 'NOT_REGISTERED' };

@@ -108,3 +108,13 @@ test('primary duties: slot first (in this epoch), then a bootstrap plan; orphane
   const local = [{ slotName: 'pgherd_n2', slotType: 'physical' }, { slotName: 'pgherd_n3', slotType: 'physical' }];
   t.deepEqual(decidePrimaryDuties(recorded, 'n1', local).map((d) => `${d.kind}:${'member' in d ? d.member : ''}`), ['recordBootstrapPlan:n2', 'recordBootstrapPlan:n3']);
 });
+
+test('pause: nothing is started, stopped, cloned or rewound automatically; registration still happens', (t) => {
+  const paused = { ...state(), pause: { paused: true, by: 'operator', atMs: 5 } };
+  const stopped = { running: false, role: null, streaming: false, upstream: undefined } as const;
+  t.deepEqual(decideLifecycle(observe({ state: paused, postgres: stopped })), { kind: 'wait', reason: 'PAUSED' });
+  t.deepEqual(decideLifecycle(observe({ state: paused, postgres: stopped, dataDir: { kind: 'pgdata', systemIdentifier: SYSID, wasPrimary: true, timeline: 1 } })), { kind: 'wait', reason: 'PAUSED' });
+  t.deepEqual(decideLifecycle(observe({ state: paused, postgres: { running: true, role: 'replica', streaming: true, upstream: 'n3' } })), { kind: 'wait', reason: 'PAUSED' });
+  const { n2: _omit, ...others } = paused.members;
+  t.deepEqual(decideLifecycle(observe({ state: { ...paused, members: others } })), { kind: 'register', reason: 'NOT_REGISTERED' });
+});
