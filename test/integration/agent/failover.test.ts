@@ -85,6 +85,12 @@ test.serial('an agent restart beside a healthy primary causes no failover', asyn
   t.timeout(5 * 60_000);
   const cluster = await startAgentCluster(t);
   const first = await untilHealthy(cluster, BOOT_MS);
+  // The steady state: Raft leadership moved off the primary's node (a restart of the Raft leader
+  // would first cost an election, and the lease cannot be renewed without a leader).
+  await untilValue('Raft leadership on a replica', 30_000, async () => {
+    const leader = (await cluster.status(first.replicas[0]!)).raftLeader;
+    return leader !== null && leader !== first.primary ? true : undefined;
+  });
   const epochBefore = await epochOf(cluster, first.replicas[0]!);
   await cluster.killAgent(first.primary);
   cluster.start(first.primary);
