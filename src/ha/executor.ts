@@ -17,6 +17,7 @@ import {
   REPLICATION_ROLE,
   REWIND_ROLE,
   rewind,
+  setSynchronousStandbyNames,
   writePassfile,
   type PgBinaries,
   type PgOsUser,
@@ -256,6 +257,12 @@ export class HaExecutor {
       return false;
     }
     const credentials = requireCredentials(state);
+    if (state.config.values.synchronous_mode !== 'off') {
+      // In synchronous mode the new primary acknowledges nothing until the sync rules have named a
+      // standby: otherwise a commit acknowledged before that could be missing from every member in
+      // `sync` (ALTER SYSTEM works on a standby; the setting survives the promotion).
+      await setSynchronousStandbyNames(await this.connection(credentials, 10_000), '*', { log: this.ctx.log });
+    }
     await this.controller(credentials).promote();
     this.upstream = null;
     await withConnection(await this.connection(credentials, 30_000), 'checkpoint after promote', (client) => client.query('CHECKPOINT'));

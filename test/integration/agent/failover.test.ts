@@ -139,6 +139,13 @@ test.serial('synchronous mode: no acknowledged insert is lost when the primary h
   const lost = acked.filter((id) => !have.has(id));
   t.log(`${acked.length} acknowledged inserts, ${have.size} rows on the new primary`);
   t.deepEqual(lost, [], 'every acknowledged insert is on the new primary');
+  // The new primary starts with commits blocked ('*') until a standby follows it and is recorded in sync.
+  const resumed = await untilValue('the new primary commits again (a standby recorded in sync)', 60_000, async () => {
+    const r = await tryQuery(cluster, next.name, password, 'INSERT INTO acked VALUES (-1)');
+    return r instanceof Error ? undefined : true;
+  }, 500);
+  t.true(resumed);
+  t.log(`sync after the failover: [${(await stateOf(cluster, next.name)).sync.members.join(', ')}]`);
 });
 
 async function stateOf(cluster: Awaited<ReturnType<typeof startAgentCluster>>, name: string): Promise<{ epoch: number; sync: { members: string[] } }> {
