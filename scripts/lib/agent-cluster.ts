@@ -222,10 +222,9 @@ export class AgentCluster {
   /** The node's fence process: the one whose command line names this node's fence socket. */
   async fencePid(name: string): Promise<number | undefined> {
     const marker = `--socket=${join(this.node(name).dir, 'fence')}/`;
-    for (const entry of await readdir('/proc')) {
-      if (!/^[0-9]+$/.test(entry)) continue;
-      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-      if (cmdline.includes('fence-process') && cmdline.split('\0').some((arg) => arg.startsWith(marker))) return Number(entry);
+    for (const pid of await processIds()) {
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (cmdline.includes('fence-process') && cmdline.split('\0').some((arg) => arg.startsWith(marker))) return pid;
     }
     return undefined;
   }
@@ -278,11 +277,15 @@ export class AgentCluster {
 /** Direct children of `pid` (from /proc/<pid>/stat's ppid field). */
 async function childrenOf(pid: number): Promise<number[]> {
   const children: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^[0-9]+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+  for (const candidate of await processIds()) {
+    const stat = await readFile(`/proc/${candidate}/stat`, 'utf8').catch(() => '');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[1]) === pid) children.push(Number(entry));
+    if (Number(fields[1]) === pid) children.push(candidate);
   }
   return children;
+}
+
+/** Every process id in /proc. */
+async function processIds(): Promise<number[]> {
+  return (await readdir('/proc')).filter((entry) => /^[0-9]+$/.test(entry)).map(Number);
 }

@@ -69,9 +69,9 @@ function isWritablePrimary(sources: HttpSources): boolean {
   return status.role === 'primary' && sources.state().leader?.member === sources.self && (status.leaseRemainingMs ?? 0) > 0;
 }
 
-function isStreamingReplica(sources: HttpSources): boolean {
-  const status = sources.status();
-  return status.role === 'replica';
+/** PostgreSQL runs as a replica (streaming or not: /readiness and /replica?lag= say more). */
+function isReplica(sources: HttpSources): boolean {
+  return sources.status().role === 'replica';
 }
 
 /** The cluster state for display: everything but the generated passwords. */
@@ -96,16 +96,16 @@ export function route(sources: HttpSources, path: string, query: URLSearchParams
       const maxLag = lag === null ? null : Number(lag);
       if (maxLag !== null && !(Number.isFinite(maxLag) && maxLag >= 0)) return { status: 400, body: { error: 'lag: expected a number of bytes >= 0' } };
       const withinLag = maxLag === null || (view.lagBytes !== null && view.lagBytes <= maxLag);
-      return ok(isStreamingReplica(sources) && !tags?.noloadbalance && withinLag);
+      return ok(isReplica(sources) && !tags?.noloadbalance && withinLag);
     }
     case '/read-only':
-      return ok(view.isPrimary || isStreamingReplica(sources));
+      return ok(view.isPrimary || isReplica(sources));
     case '/sync':
     case '/synchronous':
-      return ok(isStreamingReplica(sources) && view.sync);
+      return ok(isReplica(sources) && view.sync);
     case '/async':
     case '/asynchronous':
-      return ok(isStreamingReplica(sources) && !view.sync);
+      return ok(isReplica(sources) && !view.sync);
     case '/health':
       return ok(view.role === 'primary' || view.role === 'replica');
     case '/liveness': {
@@ -113,7 +113,7 @@ export function route(sources: HttpSources, path: string, query: URLSearchParams
       return ok(sources.sinceLastLoopMs() <= limit);
     }
     case '/readiness':
-      return ok(view.isPrimary || (isStreamingReplica(sources) && view.state === 'streaming'));
+      return ok(view.isPrimary || (isReplica(sources) && view.state === 'streaming'));
     case '/cluster':
       return { status: 200, body: { self: sources.self, raftLeader: sources.raftLeader() || null, node: view, state: redactedState(sources.state()) } };
     default:

@@ -1,3 +1,4 @@
+import type { ClusterCommandInput } from '../cluster/commands.js';
 import type { ClusterState } from '../cluster/state.js';
 import { chooseFailoverCandidate, type CandidatePosition, type Exclusion } from './candidates.js';
 import { failoverAllowedInMs, primaryLeaseValid, type ObservedLease, type PrimaryLease } from './lease.js';
@@ -150,6 +151,26 @@ export function decideFailover(o: HaObservation): FailoverDecision {
     reason,
     excluded: choice.excluded,
   };
+}
+
+/** The command a failover decision commits: one place, so the agent and the simulator cannot drift apart (e.g. drop the renewal check). */
+export function failoverCommand(decision: Extract<FailoverDecision, { kind: 'promote' }>, atMs: number): ClusterCommandInput {
+  return {
+    type: 'promote',
+    atMs,
+    candidate: decision.candidate,
+    expectedEpoch: decision.expectedEpoch,
+    timeline: decision.timeline,
+    reason: decision.reason,
+    kind: 'failover',
+    switchLsn: decision.switchLsn,
+    expectedRenewalSeq: decision.expectedRenewalSeq,
+  };
+}
+
+/** The command of claimFirstLease: the initializer becomes the first primary (epoch 0 → 1, no history entry). */
+export function firstLeaseCommand(self: string, decision: Extract<LocalDecision, { kind: 'claimFirstLease' }>, switchLsn: string, atMs: number): ClusterCommandInput {
+  return { type: 'promote', atMs, candidate: self, expectedEpoch: 0, timeline: decision.timeline, reason: 'bootstrap: the member that ran initdb', kind: 'manual', switchLsn };
 }
 
 export type RaftLeadershipDecision =

@@ -173,6 +173,11 @@ export class HaExecutor {
 
   /** pg_basebackup from `source` with this member's slot into the (empty) data directory, then start as its standby. */
   async clone(state: ClusterState, source: string): Promise<void> {
+    await this.copyFrom(state, source, false);
+  }
+
+  /** The one pg_basebackup path: a new member's first copy, or a re-clone (`overwrite`) of a diverged one. */
+  private async copyFrom(state: ClusterState, source: string, overwrite: boolean): Promise<void> {
     const credentials = requireCredentials(state);
     const member = state.members[source];
     if (!member) throw new Error(`clone source ${source} is not a member`);
@@ -182,6 +187,7 @@ export class HaExecutor {
       targetDir: this.pgDataDir,
       source: { host: member.registration.postgresHost, port: member.registration.postgresPort, user: REPLICATION_ROLE, password: credentials.replicationPassword },
       slotName: slotNameFor(this.ctx.self),
+      overwrite,
       log: this.ctx.log,
     });
     await this.startStandby(state, source);
@@ -237,16 +243,7 @@ export class HaExecutor {
       if (!values.reclone_on_rewind_failure) throw new Error(`pg_rewind failed (exit ${result.exitCode}) and reclone_on_rewind_failure is off: left stopped`);
     }
     this.ctx.log.warn({ source }, 'ha.reclone');
-    await basebackup({
-      binaries: this.ctx.binaries,
-      osUser: this.ctx.osUser,
-      targetDir: this.pgDataDir,
-      source: { host: member.registration.postgresHost, port: member.registration.postgresPort, user: REPLICATION_ROLE, password: credentials.replicationPassword },
-      slotName: slotNameFor(this.ctx.self),
-      overwrite: true,
-      log: this.ctx.log,
-    });
-    await this.startStandby(state, source);
+    await this.copyFrom(state, source, true);
   }
 
   /** Promote the local standby (after the synchronous pre_promote fence), then CHECKPOINT so rewinds of others see the new timeline. */

@@ -10,7 +10,7 @@ import type { PgBinaries, PgOsUser } from '../postgres/index.js';
 import type { RaftDriver } from '../raft/driver/raft-driver.js';
 import type { CandidatePositionAnswer } from '../raft/transport/position.js';
 import type { CandidatePosition } from './candidates.js';
-import { decideFailover, decideLocal, decideRaftLeadership, type HaObservation, type LocalDecision } from './decide.js';
+import { decideFailover, decideLocal, decideRaftLeadership, failoverCommand, firstLeaseCommand, type HaObservation, type LocalDecision } from './decide.js';
 import { decidePrimaryDuties } from './duties.js';
 import type { HaExecutor } from './executor.js';
 import type { Fence } from './fence.js';
@@ -123,13 +123,12 @@ export class HaLoop {
 
   start(): void {
     this.running = true;
-    this.unsubscribe = this.o.store.on('applied', (event) => {
+    const offApplied = this.o.store.on('applied', (event) => {
       const command = event.command;
       if (command === null || !event.result.ok) return;
       if (command.type === 'renewLease' || command.type === 'promote') this.renewalAppliedAtMs = this.o.now();
-      // Another member was granted the lease: if this node is the primary, act now, not at the next loop.
-      if (command.type === 'promote' && command.candidate !== this.o.self) this.kick();
-      if (command.type === 'promote' && command.candidate === this.o.self) this.kick();
+      // A new primary was granted the lease: it promotes, the old one demotes — now, not at the next loop.
+      if (command.type === 'promote') this.kick();
     });
     const onSoft = (soft: { role: string }): void => {
       if (soft.role === 'leader') {
@@ -140,12 +139,11 @@ export class HaLoop {
     };
     this.o.driver.on('softState', onSoft);
     if (this.o.driver.isLeader()) this.raftLeaderSinceMs = this.o.now();
-    this.loops = [this.localLoop(), this.failoverLoop()];
-    const previous = this.unsubscribe;
     this.unsubscribe = () => {
-      previous();
+      offApplied();
       this.o.driver.off('softState', onSoft);
     };
+    this.loops = [this.localLoop(), this.failoverLoop()];
   }
 
   async stop(): Promise<void> {
@@ -397,16 +395,7 @@ export class HaLoop {
         return;
       }
       case 'claimFirstLease': {
-        const result = await this.o.store.propose({
-          type: 'promote',
-          atMs: this.o.wallNow(),
-          candidate: this.o.self,
-          expectedEpoch: 0,
-          timeline: decision.timeline,
-          reason: 'bootstrap: the member that ran initdb',
-          kind: 'manual',
-          switchLsn: formatLsn(obs.role === 'primary' ? obs.currentLsn : 0n),
-        });
+        const result = await this.o.store.propose(firstLeaseCommand(this.o.self, decision, formatLsn(obs.role === 'primary' ? obs.currentLsn : 0n), this.o.wallNow()));
         log.info({ ok: result.ok, ...(result.ok ? { epoch: result.epoch } : { code: result.code }) }, 'ha.first_lease');
         if (result.ok && result.epoch !== undefined) await this.renew(result.epoch);
         return;
@@ -559,17 +548,7 @@ export class HaLoop {
     }
     if (decision.kind !== 'promote') return;
     this.lastFailoverLog = '';
-    const result = await this.o.store.propose({
-      type: 'promote',
-      atMs: this.o.wallNow(),
-      candidate: decision.candidate,
-      expectedEpoch: decision.expectedEpoch,
-      timeline: decision.timeline,
-      reason: decision.reason,
-      kind: 'failover',
-      switchLsn: decision.switchLsn,
-      expectedRenewalSeq: decision.expectedRenewalSeq,
-    });
+    const result = await this.o.store.propose(failoverCommand(decision, this.o.wallNow()));
     this.o.log.warn(
       { candidate: decision.candidate, epoch: decision.expectedEpoch + 1, timeline: decision.timeline, reason: decision.reason, excluded: decision.excluded, ok: result.ok, ...(result.ok ? {} : { code: result.code }) },
       'ha.failover',

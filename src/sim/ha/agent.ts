@@ -4,7 +4,7 @@ import type { ApplyResult } from '../../cluster/results.js';
 import { initialClusterState, type ClusterState } from '../../cluster/state.js';
 import type { DynamicConfig } from '../../config/dynamic.js';
 import type { CandidatePosition } from '../../ha/candidates.js';
-import { decideFailover, decideLocal, type HaObservation, type LocalDecision } from '../../ha/decide.js';
+import { decideFailover, decideLocal, failoverCommand, firstLeaseCommand, type HaObservation, type LocalDecision } from '../../ha/decide.js';
 import { decideSync, type ReplicationRow } from '../../ha/sync.js';
 import type { Entry } from '../../raft/core/types.js';
 import type { SimNode } from '../node-process.js';
@@ -281,7 +281,7 @@ export class HaAgent {
       case 'promote':
         return this.promoteLocal();
       case 'claimFirstLease':
-        this.propose({ type: 'promote', atMs: nowMs, candidate: this.id, expectedEpoch: 0, timeline: decision.timeline, reason: 'bootstrap', kind: 'manual', switchLsn: '0/0' });
+        this.propose(firstLeaseCommand(this.id, decision, '0/0', nowMs));
         return;
       case 'none':
         return;
@@ -319,17 +319,7 @@ export class HaAgent {
     }
     if (decision.kind !== 'promote') return;
     this.env.log(this.id, () => `failover: promote ${decision.candidate} to timeline ${decision.timeline} (${decision.reason})`);
-    this.propose({
-      type: 'promote',
-      atMs: observation.nowMs,
-      candidate: decision.candidate,
-      expectedEpoch: decision.expectedEpoch,
-      timeline: decision.timeline,
-      reason: decision.reason,
-      kind: 'failover',
-      switchLsn: decision.switchLsn,
-      expectedRenewalSeq: decision.expectedRenewalSeq,
-    });
+    this.propose(failoverCommand(decision, observation.nowMs));
   }
 
   private manageSync(): void {

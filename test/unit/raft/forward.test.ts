@@ -7,60 +7,32 @@ import {
   RaftTimeoutError,
 } from '../../../src/lib/errors.js';
 import type { NodeId } from '../../../src/raft/core/types.js';
-import { GrpcTransport, type ProposeHandler, type TransportLimits } from '../../../src/raft/transport/grpc-transport.js';
-import { recordingLogger, type LogLine } from '../../helpers/recording-logger.js';
+import type { ProposeHandler } from '../../../src/raft/transport/grpc-transport.js';
+import { link, SLACK_MS, startTransportNode, timed, type TransportNode, type TransportNodeOptions } from '../../helpers/transport-node.js';
 
-const CLUSTER = 'pg-main';
-const LOOPBACK_ANY_PORT = '127.0.0.1:0';
-/** Scheduling slack on a busy test machine, on top of a deadline. */
-const SLACK_MS = 1_000;
-
-interface Node {
-  readonly id: NodeId;
-  readonly transport: GrpcTransport;
-  readonly logs: LogLine[];
+interface Node extends TransportNode {
   /** The (data, timeoutMs) of every onProposeRequest call. */
   readonly calls: Array<{ data: Uint8Array; timeoutMs: number }>;
 }
 
-interface NodeOptions {
-  readonly id: NodeId;
-  readonly clusterName?: string;
-  readonly peers?: ReadonlyMap<NodeId, string>;
-  readonly limits?: Partial<TransportLimits>;
+interface NodeOptions extends Omit<TransportNodeOptions, 'callbacks'> {
   /** undefined: no onProposeRequest configured. */
   readonly handler?: ProposeHandler;
 }
 
 async function startNode(t: ExecutionContext, options: NodeOptions): Promise<Node> {
-  const logs: LogLine[] = [];
   const calls: Node['calls'] = [];
   const handler = options.handler;
-  const transport = await GrpcTransport.start({
-    nodeId: options.id,
-    clusterName: options.clusterName ?? CLUSTER,
-    bindAddress: LOOPBACK_ANY_PORT,
-    peers: options.peers ?? new Map(),
-    onMessage: () => {},
-    logger: recordingLogger(logs),
-    limits: options.limits ?? {},
-    ...(handler === undefined
+  const callbacks =
+    handler === undefined
       ? {}
       : {
           onProposeRequest: (data: Uint8Array, timeoutMs: number) => {
             calls.push({ data, timeoutMs });
             return handler(data, timeoutMs);
           },
-        }),
-  });
-  t.teardown(() => transport.stop());
-  return { id: options.id, transport, logs, calls };
-}
-
-/** Point every node at every other (addresses are known only after binding). */
-function link(nodes: readonly Node[]): void {
-  const addresses = new Map(nodes.map((n) => [n.id, n.transport.boundAddress]));
-  for (const node of nodes) node.transport.setPeers(addresses);
+        };
+  return { ...(await startTransportNode(t, { ...options, callbacks })), calls };
 }
 
 const text = (value: string) => new TextEncoder().encode(value);
@@ -71,11 +43,6 @@ async function warmUp(from: Node, to: NodeId): Promise<void> {
   await from.transport.forwardProposal(to, text('warm'), 10_000);
 }
 
-async function timed<T>(promise: Promise<T>): Promise<{ value: T; ms: number }> {
-  const started = performance.now();
-  const value = await promise;
-  return { value, ms: performance.now() - started };
-}
 
 test('a forwarded proposal returns the bytes the leader answered; the leader gets the data and at most the timeout', async (t) => {
   const follower = await startNode(t, { id: 'a' });

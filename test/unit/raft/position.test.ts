@@ -1,70 +1,33 @@
 import test, { type ExecutionContext } from 'ava';
 import type { NodeId } from '../../../src/raft/core/types.js';
-import {
-  GrpcTransport,
-  type CandidatePosition,
-  type CandidatePositionAnswer,
-  type TransportLimits,
-  type TransportOptions,
-} from '../../../src/raft/transport/grpc-transport.js';
-import { recordingLogger, type LogLine } from '../../helpers/recording-logger.js';
+import type { CandidatePosition, CandidatePositionAnswer, TransportOptions } from '../../../src/raft/transport/grpc-transport.js';
+import { link, SLACK_MS, startTransportNode, TEST_CLUSTER as CLUSTER, timed, type TransportNode, type TransportNodeOptions } from '../../helpers/transport-node.js';
 import { freePort } from '../../../scripts/lib/free-port.js';
 
-const CLUSTER = 'pg-main';
-const LOOPBACK_ANY_PORT = '127.0.0.1:0';
-/** Scheduling slack on a busy test machine, on top of a deadline. */
-const SLACK_MS = 1_000;
-
-
-
-interface Node {
-  readonly id: NodeId;
-  readonly transport: GrpcTransport;
-  readonly logs: LogLine[];
+interface Node extends TransportNode {
   /** How often onPositionRequest was called. */
   readonly asked: { count: number };
 }
 
-interface NodeOptions {
-  readonly id: NodeId;
-  readonly clusterName?: string;
-  readonly peers?: ReadonlyMap<NodeId, string>;
-  readonly limits?: Partial<TransportLimits>;
+interface NodeOptions extends Omit<TransportNodeOptions, 'callbacks'> {
   /** undefined: no onPositionRequest configured. */
   readonly answer?: TransportOptions['onPositionRequest'];
 }
 
 async function startNode(t: ExecutionContext, options: NodeOptions): Promise<Node> {
-  const logs: LogLine[] = [];
   const asked = { count: 0 };
   const answer = options.answer;
-  const transport = await GrpcTransport.start({
-    nodeId: options.id,
-    clusterName: options.clusterName ?? CLUSTER,
-    bindAddress: LOOPBACK_ANY_PORT,
-    peers: options.peers ?? new Map(),
-    onMessage: () => {},
-    logger: recordingLogger(logs),
-    limits: options.limits ?? {},
-    ...(answer === undefined
+  const callbacks =
+    answer === undefined
       ? {}
       : {
           onPositionRequest: () => {
             asked.count += 1;
             return answer();
           },
-        }),
-  });
-  t.teardown(() => transport.stop());
-  return { id: options.id, transport, logs, asked };
+        };
+  return { ...(await startTransportNode(t, { ...options, callbacks })), asked };
 }
-
-/** Point every node at every other (addresses are known only after binding). */
-function link(nodes: readonly Node[]): void {
-  const addresses = new Map(nodes.map((n) => [n.id, n.transport.boundAddress]));
-  for (const node of nodes) node.transport.setPeers(addresses);
-}
-
 
 const replicaAt = (receiveLsn: string | null, timeline: number | null = 3): CandidatePositionAnswer => ({ healthy: true, timeline, receiveLsn, role: 'replica' });
 const unreachable = (member: NodeId): CandidatePosition => ({ member, reachable: false, healthy: false, timeline: null, receiveLsn: null });
@@ -84,11 +47,6 @@ async function warmUp(from: Node, peers: readonly NodeId[]): Promise<void> {
   if (!answers.every((a) => a.reachable)) throw new Error(`warm-up failed: ${JSON.stringify(answers)}`);
 }
 
-async function timed<T>(promise: Promise<T>): Promise<{ value: T; ms: number }> {
-  const started = performance.now();
-  const value = await promise;
-  return { value, ms: performance.now() - started };
-}
 
 test('an answer is mapped: fields kept, canonical LSN, 0 and empty mean unknown', async (t) => {
   const leader = await startNode(t, { id: 'a' });
