@@ -46,19 +46,22 @@ export type CandidateChoice =
  * nobody: the primary was running without a synchronous standby). Among the rest:
  * highest WAL position, then highest failover_priority, then name (so the
  * choice is deterministic). Pure: the positions come from the caller.
+ * `only`: choose that member or nobody (an operator's target); the others'
+ * positions still count for the lag limit.
  */
-export function chooseFailoverCandidate(state: ClusterState, positions: readonly CandidatePosition[]): CandidateChoice {
+export function chooseFailoverCandidate(state: ClusterState, positions: readonly CandidatePosition[], only: string | null = null): CandidateChoice {
   const excluded: Exclusion[] = [];
   const eligible: { position: CandidatePosition & { receiveLsn: Lsn; timeline: number }; member: Member }[] = [];
   const failedPrimary = state.leader?.member ?? null;
   for (const position of [...positions].sort((a, b) => a.member.localeCompare(b.member))) {
     const exclusion = excludeByState(state, position, failedPrimary);
-    if (exclusion) excluded.push(exclusion);
-    else eligible.push({ position: position as CandidatePosition & { receiveLsn: Lsn; timeline: number }, member: state.members[position.member]! });
+    if (exclusion === null) eligible.push({ position: position as CandidatePosition & { receiveLsn: Lsn; timeline: number }, member: state.members[position.member]! });
+    else if (only === null || exclusion.member === only) excluded.push(exclusion);
   }
   const best = bestKnownLsn(state, eligible.map((e) => e.position.receiveLsn));
   const lagLimitBytes = BigInt(state.config.values.maximum_lag_on_failover_bytes);
   const survivors = eligible.filter(({ position }) => {
+    if (only !== null && position.member !== only) return false;
     const lagBytes = best === null ? 0n : lsnDiffBytes(best, position.receiveLsn);
     if (lagBytes <= lagLimitBytes) return true;
     excluded.push({ member: position.member, reason: 'LAGGING', detail: `${lagBytes} bytes behind ${best}, limit ${lagLimitBytes}` });

@@ -1,6 +1,7 @@
 import type { ClusterCommandInput } from '../cluster/commands.js';
 import type { ClusterState } from '../cluster/state.js';
 import { chooseFailoverCandidate, type CandidatePosition, type Exclusion } from './candidates.js';
+import { chooseSwitchoverCandidate } from './switchover.js';
 import { failoverAllowedInMs, primaryLeaseValid, type ObservedLease, type PrimaryLease } from './lease.js';
 
 /**
@@ -15,9 +16,10 @@ import { failoverAllowedInMs, primaryLeaseValid, type ObservedLease, type Primar
  * And a third, small one: decideRaftLeadership keeps Raft leadership off
  * the primary's node, so losing that host does not also cost an election.
  *
- * Not decided here yet (each is its own rule set, added with its executor):
- * starting, cloning, following and rewinding replicas; slots, bootstrap
- * plans and the synchronous standby set; switchover; primary_start_timeout.
+ * Decided elsewhere, each its own rule set: starting, cloning, following
+ * and rewinding replicas and primary_start_timeout (lifecycle.ts); slots
+ * and bootstrap plans (duties.ts); the synchronous standby set (sync.ts);
+ * the primary's side of a switchover (switchover.ts).
  */
 
 export interface LocalPostgres {
@@ -101,12 +103,12 @@ function isFirstPrimary(o: HaObservation): boolean {
   return o.state.epoch === 0 && init !== null && init.member === o.self && init.systemIdentifier !== null;
 }
 
-export const FAILOVER_REASONS = ['NOT_RAFT_LEADER', 'NOT_INITIALIZED', 'PAUSED', 'LEASE_VALID', 'LEASE_EXPIRED', 'NO_LEASE_HOLDER', 'NO_CANDIDATE'] as const;
+export const FAILOVER_REASONS = ['NOT_RAFT_LEADER', 'NOT_INITIALIZED', 'PAUSED', 'LEASE_VALID', 'LEASE_EXPIRED', 'NO_LEASE_HOLDER', 'MANUAL_FAILOVER', 'NO_CANDIDATE'] as const;
 export type FailoverReason = (typeof FAILOVER_REASONS)[number];
 
 export type FailoverDecision =
   /** Ask these members for their current WAL position (short deadline), then decide again with the answers. */
-  | { readonly kind: 'queryCandidates'; readonly members: readonly string[]; readonly reason: 'LEASE_EXPIRED' | 'NO_LEASE_HOLDER' }
+  | { readonly kind: 'queryCandidates'; readonly members: readonly string[]; readonly reason: 'LEASE_EXPIRED' | 'NO_LEASE_HOLDER' | 'MANUAL_FAILOVER' }
   /** Commit promote(candidate, expectedEpoch): a compare-and-set, so a stale decision is refused by apply. */
   | {
       readonly kind: 'promote';
@@ -116,18 +118,28 @@ export type FailoverDecision =
       readonly switchLsn: string;
       /** The lapsed lease's renewal sequence (null: no holder); apply refuses the promote if a renewal committed since. */
       readonly expectedRenewalSeq: number | null;
-      readonly reason: 'LEASE_EXPIRED' | 'NO_LEASE_HOLDER';
+      readonly reason: 'LEASE_EXPIRED' | 'NO_LEASE_HOLDER' | 'MANUAL_FAILOVER';
       readonly excluded: readonly Exclusion[];
     }
   | { readonly kind: 'none'; readonly reason: 'NOT_RAFT_LEADER' | 'NOT_INITIALIZED' | 'PAUSED'; }
   | { readonly kind: 'none'; readonly reason: 'LEASE_VALID'; readonly waitMs: number }
   | { readonly kind: 'none'; readonly reason: 'NO_CANDIDATE'; readonly excluded: readonly Exclusion[] };
 
+/**
+ * The Raft leader's failover rule. A pending request naming a target (an
+ * operator's `failover --candidate`, or a switchover its primary can no
+ * longer run) is honoured once the lease has lapsed — also while paused,
+ * since an operator asked for it — provided the target passes the same
+ * candidate rules; otherwise, unless paused, the best candidate wins.
+ * Nothing ever overrides the lease: a live primary hands over only
+ * through the switchover it runs itself.
+ */
 export function decideFailover(o: HaObservation): FailoverDecision {
   if (!o.isRaftLeader) return { kind: 'none', reason: 'NOT_RAFT_LEADER' };
   const state = o.state;
   if (state.epoch === 0) return { kind: 'none', reason: 'NOT_INITIALIZED' };
-  if (state.pause.paused) return { kind: 'none', reason: 'PAUSED' };
+  const requested = state.switchover?.to ?? null;
+  if (state.pause.paused && requested === null) return { kind: 'none', reason: 'PAUSED' };
   let reason: 'LEASE_EXPIRED' | 'NO_LEASE_HOLDER' = 'NO_LEASE_HOLDER';
   if (state.leader !== null) {
     const waitMs = failoverAllowedInMs(o.nowMs, o.observed, state.config.values);
@@ -136,10 +148,17 @@ export function decideFailover(o: HaObservation): FailoverDecision {
   }
   if (o.candidates === null) {
     const members = Object.keys(state.members).filter((name) => name !== state.leader?.member).sort();
-    return { kind: 'queryCandidates', members, reason };
+    return { kind: 'queryCandidates', members, reason: requested === null ? reason : 'MANUAL_FAILOVER' };
   }
-  const choice = chooseFailoverCandidate(state, o.candidates);
-  if (!choice.ok) return { kind: 'none', reason: 'NO_CANDIDATE', excluded: choice.excluded };
+  let choice = requested === null ? null : chooseSwitchoverCandidate(state, o.candidates, requested);
+  let chosenFor: 'LEASE_EXPIRED' | 'NO_LEASE_HOLDER' | 'MANUAL_FAILOVER' = 'MANUAL_FAILOVER';
+  if (choice === null || !choice.ok) {
+    if (state.pause.paused) return { kind: 'none', reason: 'NO_CANDIDATE', excluded: choice?.excluded ?? [] };
+    const requestedExclusions = choice?.excluded ?? [];
+    choice = chooseFailoverCandidate(state, o.candidates);
+    chosenFor = reason;
+    if (!choice.ok) return { kind: 'none', reason: 'NO_CANDIDATE', excluded: mergeExclusions(requestedExclusions, choice.excluded) };
+  }
   // PostgreSQL's promotion starts a new timeline; the history records where the old one ended.
   return {
     kind: 'promote',
@@ -148,9 +167,14 @@ export function decideFailover(o: HaObservation): FailoverDecision {
     timeline: choice.timeline + 1,
     switchLsn: choice.receiveLsn,
     expectedRenewalSeq: state.leader?.lastRenewal.seq ?? null,
-    reason,
+    reason: chosenFor,
     excluded: choice.excluded,
   };
+}
+
+function mergeExclusions(first: readonly Exclusion[], second: readonly Exclusion[]): Exclusion[] {
+  const seen = new Set(second.map((e) => e.member));
+  return [...second, ...first.filter((e) => !seen.has(e.member))];
 }
 
 /** The command a failover decision commits: one place, so the agent and the simulator cannot drift apart (e.g. drop the renewal check). */
@@ -162,7 +186,7 @@ export function failoverCommand(decision: Extract<FailoverDecision, { kind: 'pro
     expectedEpoch: decision.expectedEpoch,
     timeline: decision.timeline,
     reason: decision.reason,
-    kind: 'failover',
+    kind: decision.reason === 'MANUAL_FAILOVER' ? 'manual' : 'failover',
     switchLsn: decision.switchLsn,
     expectedRenewalSeq: decision.expectedRenewalSeq,
   };

@@ -1,5 +1,6 @@
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { canonicalLsn } from '../cluster/lsn.js';
 import type { ClusterStore } from '../cluster/store.js';
 import type { Credentials, ClusterState } from '../cluster/state.js';
 import { slotNameFor } from '../cluster/state.js';
@@ -8,12 +9,14 @@ import { parseHostPort } from '../config/address.js';
 import type { Logger } from '../lib/logger.js';
 import {
   basebackup,
+  cleanlyShutDownPrimary,
   createPhysicalSlot,
   createRoles,
   dropSlot as dropLocalSlot,
   generatePassword,
   initdb,
   PostgresController,
+  readControlData,
   REPLICATION_ROLE,
   REWIND_ROLE,
   rewind,
@@ -269,6 +272,26 @@ export class HaExecutor {
 
   callbacksNotifyStop(role: 'primary' | 'replica'): void {
     this.ctx.callbacks.notify('on_stop', role);
+  }
+
+  /**
+   * The primary's half of a switchover: a CHECKPOINT while still serving
+   * (so the shutdown checkpoint has little left to write), then a fast
+   * shutdown (clients disconnected, every WAL record sent to the connected
+   * standbys, the shutdown checkpoint last). Returns where that checkpoint
+   * record starts when the shutdown was clean; null when it was not (the
+   * stop escalated): then nobody may be promoted on the strength of it.
+   */
+  async stopForSwitchover(state: ClusterState, budgetMs: number): Promise<string | null> {
+    const credentials = requireCredentials(state);
+    const started = this.ctx.now();
+    await withConnection(await this.connection(credentials, Math.max(100, budgetMs)), 'checkpoint before the switchover', (client) => client.query('CHECKPOINT'));
+    const left = Math.max(100, budgetMs - (this.ctx.now() - started));
+    await this.controller(credentials).stop({ mode: 'fast', timeoutMs: left });
+    this.upstream = undefined;
+    this.ctx.callbacks.notify('on_stop', 'primary');
+    const control = await readControlData(this.ctx.binaries, this.ctx.osUser, this.pgDataDir);
+    return cleanlyShutDownPrimary(control) ? canonicalLsn(control.checkpointLsn) : null;
   }
 
   /** Stop accepting writes now: an immediate stop (the next loop rejoins it as a standby). */

@@ -1,3 +1,4 @@
+import { compareLsn } from '../cluster/lsn.js';
 import type { ClusterState, MemberRegistration } from '../cluster/state.js';
 
 /**
@@ -13,7 +14,10 @@ import type { ClusterState, MemberRegistration } from '../cluster/state.js';
  *  - a node starts PostgreSQL as a primary only while it holds the lease
  *    and that lease is confirmed through Raft after this agent started;
  *  - a former primary rejoins only through pg_rewind (or a re-clone),
- *    never by streaming on top of WAL the new primary never had;
+ *    never by streaming on top of WAL the new primary never had — unless
+ *    it was shut down cleanly before every later timeline forked off (a
+ *    switchover): then it has nothing the new primary lacks and follows
+ *    it as it is (PostgreSQL checks the fork point again when it streams);
  *  - a clone waits until the primary has created this member's slot in
  *    the current epoch and recorded a bootstrap plan (slot first).
  */
@@ -22,7 +26,14 @@ import type { ClusterState, MemberRegistration } from '../cluster/state.js';
 export type DataDirSummary =
   | { readonly kind: 'missing' | 'empty' }
   | { readonly kind: 'foreign'; readonly entries: number }
-  | { readonly kind: 'pgdata'; readonly systemIdentifier: string; readonly wasPrimary: boolean; readonly timeline: number };
+  | {
+      readonly kind: 'pgdata';
+      readonly systemIdentifier: string;
+      readonly wasPrimary: boolean;
+      readonly timeline: number;
+      /** A primary shut down cleanly: where its shutdown checkpoint (its last WAL record) starts; null otherwise. */
+      readonly cleanShutdownLsn: string | null;
+    };
 
 export interface LocalPostgresState {
   readonly running: boolean;
@@ -65,6 +76,7 @@ export const LIFECYCLE_REASONS = [
   'PRIMARY_START_TIMEOUT',
   'CONFIRM_LEASE_FIRST',
   'FORMER_PRIMARY',
+  'FORMER_PRIMARY_NOT_DIVERGED',
   'REPLICA_NOT_RUNNING',
   'UPSTREAM_CHANGED',
   'NOT_STREAMING',
@@ -85,7 +97,7 @@ export type LifecycleAction =
   /** Give the leader key back: PostgreSQL would not come up within primary_start_timeout_ms. */
   | { readonly kind: 'releaseLeader'; readonly epoch: number; readonly reason: 'PRIMARY_START_TIMEOUT' }
   /** Start as a standby of `upstream` (null: no primary known; it replays what it has and answers position queries). */
-  | { readonly kind: 'startStandby'; readonly upstream: string | null; readonly reason: 'REPLICA_NOT_RUNNING' | 'UPSTREAM_CHANGED' }
+  | { readonly kind: 'startStandby'; readonly upstream: string | null; readonly reason: 'REPLICA_NOT_RUNNING' | 'UPSTREAM_CHANGED' | 'FORMER_PRIMARY_NOT_DIVERGED' }
   /** Stop (if running), pg_rewind from `source` (re-clone if that fails and the config allows), then start as its standby. */
   | { readonly kind: 'rejoin'; readonly source: string; readonly reason: 'FORMER_PRIMARY' | 'NOT_STREAMING' }
   | {
@@ -136,7 +148,10 @@ function decideUnpaused(o: LifecycleObservation): LifecycleAction {
   if (leader?.member === self) return decideHolder(o, leader.epoch, data.wasPrimary);
   const upstream = leader?.member ?? null;
   if (!o.postgres.running) {
-    if (data.wasPrimary && upstream !== null) return { kind: 'rejoin', source: upstream, reason: 'FORMER_PRIMARY' };
+    if (data.wasPrimary && upstream !== null) {
+      if (forkedAfterCleanShutdown(state, data.timeline, data.cleanShutdownLsn)) return { kind: 'startStandby', upstream, reason: 'FORMER_PRIMARY_NOT_DIVERGED' };
+      return { kind: 'rejoin', source: upstream, reason: 'FORMER_PRIMARY' };
+    }
     return { kind: 'startStandby', upstream, reason: 'REPLICA_NOT_RUNNING' };
   }
   if (o.postgres.role !== 'replica' || upstream === null) return { kind: 'wait', reason: 'RUNNING' };
@@ -146,6 +161,20 @@ function decideUnpaused(o: LifecycleObservation): LifecycleAction {
   const stuckMs = o.notStreamingSinceMs === null ? 0 : o.nowMs - o.notStreamingSinceMs;
   if (stuckMs > 2 * state.config.values.ttl_ms) return { kind: 'rejoin', source: upstream, reason: 'NOT_STREAMING' };
   return { kind: 'wait', reason: 'RUNNING' };
+}
+
+/**
+ * Every timeline after `timeline` forked off at a position past the clean
+ * shutdown's checkpoint record, so this data directory holds nothing the
+ * new timelines lack. History positions are the promoted candidate's
+ * received WAL when the promotion was decided; its actual fork point is
+ * never earlier (promotion replays everything received).
+ */
+function forkedAfterCleanShutdown(state: ClusterState, timeline: number, cleanShutdownLsn: string | null): boolean {
+  if (cleanShutdownLsn === null) return false;
+  const later = state.history.filter((entry) => entry.timeline > timeline);
+  if (!later.some((entry) => entry.timeline === timeline + 1)) return false;
+  return later.every((entry) => compareLsn(entry.switchLsn, cleanShutdownLsn) > 0);
 }
 
 function decideClone(o: LifecycleObservation): LifecycleAction {

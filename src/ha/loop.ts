@@ -1,10 +1,11 @@
 import type { ApplyResult } from '../cluster/results.js';
 import type { ClusterState, MemberRegistration, MemberRole } from '../cluster/state.js';
 import type { ClusterStore } from '../cluster/store.js';
+import { canonicalLsn } from '../cluster/lsn.js';
 import type { Config } from '../config/schema.js';
 import { formatLsn, parseLsn, type LsnValue } from '../lib/lsn.js';
 import type { Logger } from '../lib/logger.js';
-import { getSynchronousStandbyNames, inspectDataDir, observe, observePosition, setSynchronousStandbyNames, wasPrimary, type Observation } from '../postgres/index.js';
+import { cleanlyShutDownPrimary, getSynchronousStandbyNames, inspectDataDir, observe, observePosition, setSynchronousStandbyNames, wasPrimary, type Observation } from '../postgres/index.js';
 import { withConnection } from '../postgres/sql.js';
 import type { PgBinaries, PgOsUser } from '../postgres/index.js';
 import type { RaftDriver } from '../raft/driver/raft-driver.js';
@@ -16,6 +17,7 @@ import type { HaExecutor } from './executor.js';
 import type { Fence } from './fence.js';
 import { primaryLeaseRemainingMs } from './lease.js';
 import { decideLifecycle, type DataDirSummary, type LifecycleAction } from './lifecycle.js';
+import { SwitchoverRunner } from './switchover-runner.js';
 import { decideSync, parseSssn, renderSssn, type SynchronousStandbyNames } from './sync.js';
 
 /**
@@ -92,8 +94,22 @@ export class HaLoop {
   private unsubscribe: (() => void) | null = null;
   private statusValue: HaStatus = { role: 'unknown', state: 'starting', timeline: null, lsn: null, lastAction: 'none', lastReason: 'STARTING', leaseRemainingMs: null, refused: null };
 
+  private readonly switchover: SwitchoverRunner;
+
   constructor(private readonly o: HaLoopOptions) {
     this.lastLoopDoneAtMs = o.now();
+    this.switchover = new SwitchoverRunner({
+      self: o.self,
+      store: o.store,
+      executor: o.executor,
+      fence: o.fence,
+      log: o.log,
+      now: o.now,
+      wallNow: o.wallNow,
+      queryPositions: o.queryPositions,
+      renew: (epoch) => this.renew(epoch),
+      leaseRemainingMs: () => this.leaseRemaining(this.o.store.local()),
+    });
   }
 
   /** For /liveness: how long since a local loop run finished. */
@@ -274,12 +290,12 @@ export class HaLoop {
 
   private async summarizeDataDir(running: boolean, obs: Observation | null): Promise<DataDirSummary> {
     if (running && obs !== null) {
-      return { kind: 'pgdata', systemIdentifier: obs.systemIdentifier.toString(), wasPrimary: obs.role === 'primary', timeline: obs.timeline };
+      return { kind: 'pgdata', systemIdentifier: obs.systemIdentifier.toString(), wasPrimary: obs.role === 'primary', timeline: obs.timeline, cleanShutdownLsn: null };
     }
     const inspected = await inspectDataDir(this.o.binaries, this.o.osUser, this.o.executor.pgDataDir);
     if (inspected.kind !== 'pgdata') return inspected;
     const c = inspected.control;
-    return { kind: 'pgdata', systemIdentifier: c.systemIdentifier, wasPrimary: wasPrimary(c), timeline: c.checkpointTimeline };
+    return { kind: 'pgdata', systemIdentifier: c.systemIdentifier, wasPrimary: wasPrimary(c), timeline: c.checkpointTimeline, cleanShutdownLsn: cleanlyShutDownPrimary(c) ? canonicalLsn(c.checkpointLsn) : null };
   }
 
   private logLifecycle(action: LifecycleAction): void {
@@ -363,6 +379,10 @@ export class HaLoop {
     switch (decision.kind) {
       case 'renewLease': {
         const ok = await this.renew(decision.epoch);
+        if (ok && obs.role === 'primary' && (await this.switchover.maybeRun())) {
+          this.again = true;
+          return;
+        }
         if (ok && obs.role === 'primary') {
           // Slot first, then the plan: a second pass sees the slot records the first committed.
           let slots = obs.slots;

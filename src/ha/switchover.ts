@@ -64,10 +64,10 @@ export function decideSwitchover(o: SwitchoverObservation): SwitchoverDecision {
  * at once rather than as a cancelled request.
  */
 export function chooseSwitchoverCandidate(state: ClusterState, positions: readonly CandidatePosition[], to: string | null): CandidateChoice {
-  if (to === null) return chooseFailoverCandidate(state, positions);
-  const position = positions.find((p) => p.member === to);
-  if (position === undefined) return { ok: false, excluded: [{ member: to, reason: 'UNREACHABLE', detail: 'its WAL position was not asked for or not answered' }] };
-  return chooseFailoverCandidate(state, [position]);
+  if (to !== null && !positions.some((p) => p.member === to)) {
+    return { ok: false, excluded: [{ member: to, reason: 'UNREACHABLE', detail: 'its WAL position was not asked for or not answered' }] };
+  }
+  return chooseFailoverCandidate(state, positions, to);
 }
 
 /**

@@ -14,6 +14,8 @@ export interface ControlData {
   readonly clusterState: string;
   /** The timeline of the latest checkpoint. */
   readonly checkpointTimeline: number;
+  /** Where the latest checkpoint record starts ("Latest checkpoint location"); after a clean shutdown, the last record written. */
+  readonly checkpointLsn: string;
   /** The timeline recovery must reach before the data is consistent (0 when none). */
   readonly minRecoveryEndTimeline: number;
 }
@@ -36,6 +38,11 @@ export function wasPrimary(control: ControlData): boolean {
   return control.clusterState === 'in production' || control.clusterState === 'shut down';
 }
 
+/** A primary that was shut down cleanly: its shutdown checkpoint is the last WAL record it wrote. */
+export function cleanlyShutDownPrimary(control: ControlData): boolean {
+  return control.clusterState === 'shut down';
+}
+
 /** Parse `pg_controldata` output ("Name:   value" lines). Throws naming the missing field. */
 export function parseControlData(text: string): ControlData {
   const fields = new Map<string, string>();
@@ -54,6 +61,7 @@ export function parseControlData(text: string): ControlData {
     systemIdentifier,
     clusterState: need('Database cluster state'),
     checkpointTimeline: Number(need("Latest checkpoint's TimeLineID")),
+    checkpointLsn: need('Latest checkpoint location'),
     minRecoveryEndTimeline: Number(fields.get("Min recovery ending loc's timeline") ?? '0'),
   };
 }

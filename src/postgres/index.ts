@@ -22,7 +22,7 @@ export { writePassfile } from './passfile.js';
 export { PostgresController, type ControllerOptions, type PgStatus, type StartResult, type StopResult, type StopMode, type StartRole } from './process.js';
 export { observe, observePosition, type PositionObservation, type Observation, type PrimaryObservation, type ReplicaObservation, type ReplicationRow, type SlotRow } from './observe.js';
 export { parseLsn, parseLsnOrNull, formatLsn, type LsnValue } from '../lib/lsn.js';
-export { inspectDataDir, readControlData, parseControlData, wasPrimary, type ControlData, type DataDirState } from './controldata.js';
+export { inspectDataDir, readControlData, parseControlData, wasPrimary, cleanlyShutDownPrimary, type ControlData, type DataDirState } from './controldata.js';
 export { basebackup, type BasebackupOptions, type SourceServer } from './basebackup.js';
 export { rewind, type RewindOptions, type RewindResult } from './rewind.js';
 export { createPhysicalSlot, dropSlot, listSlots } from './slots.js';

@@ -152,6 +152,24 @@ test('failover: a released lease (no holder) is replaced without waiting', (t) =
   t.deepEqual(decideFailover(o), { kind: 'queryCandidates', members: ['n1', 'n2', 'n3'], reason: 'NO_LEASE_HOLDER' });
 });
 
+test('failover: an operator\'s target is promoted once the lease has lapsed, even while paused, and never before', (t) => {
+  const request = { from: 'n1', to: 'n3', scheduledAtMs: null, requestedAtMs: 5 };
+  const expired = { isRaftLeader: true, self: 'n2', nowMs: 13_000, observed: { renewalAppliedAtMs: 9_000, raftLeaderSinceMs: 0 } };
+  const paused = state({ switchover: request, pause: { paused: true, by: 'operator', atMs: 5 } });
+  t.deepEqual(decideFailover(observe({ ...expired, nowMs: 12_000, state: paused })), { kind: 'none', reason: 'LEASE_VALID', waitMs: 1000 }, 'a live primary hands over only through its own switchover');
+  t.deepEqual(decideFailover(observe({ ...expired, state: paused })), { kind: 'queryCandidates', members: ['n2', 'n3'], reason: 'MANUAL_FAILOVER' });
+  const answers = positions([
+    ['n2', '0/3000060'],
+    ['n3', '0/3000000'],
+  ]);
+  t.like(decideFailover(observe({ ...expired, state: paused, candidates: answers })), { kind: 'promote', candidate: 'n3', reason: 'MANUAL_FAILOVER', expectedEpoch: 2, timeline: 2 }, 'the target, not the most advanced member');
+  const unhealthy = answers.map((p) => (p.member === 'n3' ? { ...p, healthy: false } : p));
+  const blocked = decideFailover(observe({ ...expired, state: paused, candidates: unhealthy }));
+  t.like(blocked, { kind: 'none', reason: 'NO_CANDIDATE' }, 'paused: nobody else instead of an ineligible target');
+  t.deepEqual(blocked.kind === 'none' && blocked.reason === 'NO_CANDIDATE' ? blocked.excluded.map((e) => [e.member, e.reason]) : [], [['n3', 'UNHEALTHY']]);
+  t.like(decideFailover(observe({ ...expired, state: state({ switchover: request }), candidates: unhealthy })), { kind: 'promote', candidate: 'n2', reason: 'LEASE_EXPIRED' }, 'not paused: an ineligible target does not block the automatic failover');
+});
+
 function withStatus(base: ClusterState, name: string, role: 'replica' | 'stopped', lagBytes: number | null): ClusterState {
   const member = base.members[name]!;
   const status = { role, state: 'x', timeline: 1, receiveLsn: null, replayLsn: null, flushLsn: null, lagBytes, reportedAtMs: 1 };

@@ -28,7 +28,7 @@ function observe(o: Partial<LifecycleObservation> = {}): LifecycleObservation {
     self: 'n2',
     state: state(),
     registration: registration(o.self ?? 'n2'),
-    dataDir: { kind: 'pgdata', systemIdentifier: SYSID, wasPrimary: false, timeline: 1 },
+    dataDir: { kind: 'pgdata', systemIdentifier: SYSID, wasPrimary: false, timeline: 1, cleanShutdownLsn: null },
     postgres: { running: true, role: 'replica', streaming: true, upstream: 'n1' },
     leaseConfirmed: false,
     primaryDownSinceMs: null,
@@ -46,7 +46,7 @@ test('registration first: missing or changed addresses and tags are (re-)registe
 });
 
 test('foreign data is never touched: another system identifier, a non-PostgreSQL directory, data without a cluster', (t) => {
-  const mismatch = decideLifecycle(observe({ dataDir: { kind: 'pgdata', systemIdentifier: '42', wasPrimary: false, timeline: 1 } }));
+  const mismatch = decideLifecycle(observe({ dataDir: { kind: 'pgdata', systemIdentifier: '42', wasPrimary: false, timeline: 1, cleanShutdownLsn: null } }));
   t.is(mismatch.kind, 'refuse');
   t.is(mismatch.reason, 'SYSTEM_ID_MISMATCH');
   t.regex(mismatch.kind === 'refuse' ? mismatch.detail : '', /42.*7300000000000000001.*never overwritten/);
@@ -78,7 +78,7 @@ test('slot first: a new member clones only once the primary recorded its slot in
 test('replicas: start behind the primary, re-point when it changes, rejoin a former primary or a stuck replica', (t) => {
   const stopped = { running: false, role: null, streaming: false, upstream: undefined } as const;
   t.deepEqual(decideLifecycle(observe({ postgres: stopped })), { kind: 'startStandby', upstream: 'n1', reason: 'REPLICA_NOT_RUNNING' });
-  t.deepEqual(decideLifecycle(observe({ postgres: stopped, dataDir: { kind: 'pgdata', systemIdentifier: SYSID, wasPrimary: true, timeline: 1 } })), { kind: 'rejoin', source: 'n1', reason: 'FORMER_PRIMARY' });
+  t.deepEqual(decideLifecycle(observe({ postgres: stopped, dataDir: { kind: 'pgdata', systemIdentifier: SYSID, wasPrimary: true, timeline: 1, cleanShutdownLsn: null } })), { kind: 'rejoin', source: 'n1', reason: 'FORMER_PRIMARY' });
   t.deepEqual(decideLifecycle(observe({ postgres: { running: true, role: 'replica', streaming: true, upstream: 'n3' } })), { kind: 'startStandby', upstream: 'n1', reason: 'UPSTREAM_CHANGED' });
   t.deepEqual(decideLifecycle(observe({ postgres: { running: true, role: 'replica', streaming: true, upstream: undefined } })), { kind: 'startStandby', upstream: 'n1', reason: 'UPSTREAM_CHANGED' }, 'an adopted replica is restarted once with known settings');
   t.deepEqual(decideLifecycle(observe({ notStreamingSinceMs: 100_000 - 8_001 })), { kind: 'rejoin', source: 'n1', reason: 'NOT_STREAMING' });
@@ -86,9 +86,23 @@ test('replicas: start behind the primary, re-point when it changes, rejoin a for
   t.deepEqual(decideLifecycle(observe({ state: state({ leader: null }), postgres: stopped })), { kind: 'startStandby', upstream: null, reason: 'REPLICA_NOT_RUNNING' });
 });
 
+test('a former primary shut down cleanly before every later timeline forked off follows the new primary without pg_rewind', (t) => {
+  const stopped = { running: false, role: null, streaming: false, upstream: undefined } as const;
+  const entry = (timeline: number, switchLsn: string) => ({ timeline, switchLsn, atMs: 5, reason: 'switchover', oldPrimary: 'n2', newPrimary: 'n1', kind: 'switchover' as const });
+  const formerPrimary = (cleanShutdownLsn: string | null) => ({ kind: 'pgdata', systemIdentifier: SYSID, wasPrimary: true, timeline: 1, cleanShutdownLsn }) as const;
+  const moved = state({ leader: { member: 'n1', epoch: 2, timeline: 2, sinceMs: 5, lastRenewal: { atMs: 6, seq: 0 } }, lastPrimary: { member: 'n1', timeline: 2 }, history: [entry(2, '0/3000100')] });
+  t.deepEqual(decideLifecycle(observe({ state: moved, postgres: stopped, dataDir: formerPrimary('0/30000A0') })), { kind: 'startStandby', upstream: 'n1', reason: 'FORMER_PRIMARY_NOT_DIVERGED' });
+  t.deepEqual(decideLifecycle(observe({ state: moved, postgres: stopped, dataDir: formerPrimary('0/3000100') })), { kind: 'rejoin', source: 'n1', reason: 'FORMER_PRIMARY' }, 'the new timeline forked at the checkpoint record itself: the record is missing there');
+  t.deepEqual(decideLifecycle(observe({ state: moved, postgres: stopped, dataDir: formerPrimary(null) })), { kind: 'rejoin', source: 'n1', reason: 'FORMER_PRIMARY' }, 'a crashed primary may hold WAL nobody else has');
+  const later = { ...moved, history: [entry(2, '0/3000100'), entry(3, '0/3000050')] };
+  t.deepEqual(decideLifecycle(observe({ state: later, postgres: stopped, dataDir: formerPrimary('0/30000A0') })), { kind: 'rejoin', source: 'n1', reason: 'FORMER_PRIMARY' }, 'a later timeline forked off before the checkpoint');
+  const gap = { ...moved, history: [entry(3, '0/3000100')] };
+  t.deepEqual(decideLifecycle(observe({ state: gap, postgres: stopped, dataDir: formerPrimary('0/30000A0') })), { kind: 'rejoin', source: 'n1', reason: 'FORMER_PRIMARY' }, 'the history does not say where timeline 1 ended');
+});
+
 test('the lease holder starts its PostgreSQL as a primary only with a confirmed lease, and gives the key back after primary_start_timeout', (t) => {
   const stopped = { running: false, role: null, streaming: false, upstream: undefined } as const;
-  const holder = { self: 'n1', registration: registration('n1'), postgres: stopped, dataDir: { kind: 'pgdata', systemIdentifier: SYSID, wasPrimary: true, timeline: 1 } } as const;
+  const holder = { self: 'n1', registration: registration('n1'), postgres: stopped, dataDir: { kind: 'pgdata', systemIdentifier: SYSID, wasPrimary: true, timeline: 1, cleanShutdownLsn: null } } as const;
   t.deepEqual(decideLifecycle(observe({ ...holder, primaryDownSinceMs: 99_000 })), { kind: 'wait', reason: 'CONFIRM_LEASE_FIRST' });
   t.deepEqual(decideLifecycle(observe({ ...holder, primaryDownSinceMs: 99_000, leaseConfirmed: true })), { kind: 'startPrimary', reason: 'PRIMARY_NOT_RUNNING' });
   t.deepEqual(decideLifecycle(observe({ ...holder, primaryDownSinceMs: 100_000 - 10_001, leaseConfirmed: true })), { kind: 'releaseLeader', epoch: 1, reason: 'PRIMARY_START_TIMEOUT' });
@@ -113,7 +127,7 @@ test('pause: nothing is started, stopped, cloned or rewound automatically; regis
   const paused = { ...state(), pause: { paused: true, by: 'operator', atMs: 5 } };
   const stopped = { running: false, role: null, streaming: false, upstream: undefined } as const;
   t.deepEqual(decideLifecycle(observe({ state: paused, postgres: stopped })), { kind: 'wait', reason: 'PAUSED' });
-  t.deepEqual(decideLifecycle(observe({ state: paused, postgres: stopped, dataDir: { kind: 'pgdata', systemIdentifier: SYSID, wasPrimary: true, timeline: 1 } })), { kind: 'wait', reason: 'PAUSED' });
+  t.deepEqual(decideLifecycle(observe({ state: paused, postgres: stopped, dataDir: { kind: 'pgdata', systemIdentifier: SYSID, wasPrimary: true, timeline: 1, cleanShutdownLsn: null } })), { kind: 'wait', reason: 'PAUSED' });
   t.deepEqual(decideLifecycle(observe({ state: paused, postgres: { running: true, role: 'replica', streaming: true, upstream: 'n3' } })), { kind: 'wait', reason: 'PAUSED' });
   const { n2: _omit, ...others } = paused.members;
   t.deepEqual(decideLifecycle(observe({ state: { ...paused, members: others } })), { kind: 'register', reason: 'NOT_REGISTERED' });
