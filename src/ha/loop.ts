@@ -109,6 +109,9 @@ export class HaLoop {
       queryPositions: o.queryPositions,
       renew: (epoch) => this.renew(epoch),
       leaseRemainingMs: () => this.leaseRemaining(this.o.store.local()),
+      forgetLease: () => {
+        this.confirmedRenewalSentAtMs = null;
+      },
     });
   }
 

@@ -12,7 +12,10 @@ import { caughtUpWithShutdown, decideSwitchover, type SwitchoverDecision } from 
  * PostgreSQL meanwhile. Every step fits in the lease the primary renewed
  * just before: the fence stays armed until PostgreSQL has stopped, and if
  * the handover cannot complete in time the request is cancelled and the
- * lifecycle rules start the primary again (it still holds the lease).
+ * lifecycle rules start the primary again (it still holds the lease). Once
+ * the promote is proposed the old lease is forgotten: the promote carries
+ * the renewal it was decided on, so either it commits and every later
+ * renewal is refused, or a renewal commits first and the promote is.
  */
 
 export interface SwitchoverRunnerOptions {
@@ -28,6 +31,8 @@ export interface SwitchoverRunnerOptions {
   readonly renew: (epoch: number) => Promise<boolean>;
   /** What is left of this node's confirmed lease, ms. */
   readonly leaseRemainingMs: () => number;
+  /** Drop the confirmed lease: PostgreSQL may run as primary again only after a renewal confirmed from now on. */
+  readonly forgetLease: () => void;
 }
 
 export type SwitchoverCancelReason = 'NO_CANDIDATE' | 'STOP_FAILED' | 'UNCLEAN_SHUTDOWN' | 'CANDIDATE_BEHIND' | 'PROMOTE_REFUSED';
@@ -116,6 +121,16 @@ export class SwitchoverRunner {
       if (position !== undefined && caughtUpWithShutdown(position, checkpointLsn)) break;
       await sleep(CATCH_UP_POLL_MS);
     }
+    // The renewal the promote is decided on, read linearizably (this follower may not have applied its own
+    // latest renewal yet): apply refuses the promote if any renewal commits before it (LEASE_RENEWED).
+    const current = await this.o.store.read();
+    if (current.leader?.member !== this.o.self || current.leader.epoch !== d.expectedEpoch) {
+      log.error({ holder: current.leader?.member ?? null, holderEpoch: current.leader?.epoch ?? null }, 'ha.switchover_lost_leader_key');
+      return;
+    }
+    // From here the outcome may be unknown (a timeout): never start PostgreSQL as primary on the lease
+    // held before; the lifecycle renews first, and that renewal and this promote exclude each other.
+    this.o.forgetLease();
     const requestedAt = state.switchover?.requestedAtMs;
     const result = await this.o.store.propose({
       type: 'promote',
@@ -126,7 +141,7 @@ export class SwitchoverRunner {
       reason: `switchover from ${this.o.self}${requestedAt === undefined ? '' : ` requested at ${new Date(requestedAt).toISOString()}`}`,
       kind: 'switchover',
       switchLsn: position.receiveLsn!,
-      expectedRenewalSeq: null,
+      expectedRenewalSeq: current.leader.lastRenewal.seq,
     });
     if (!result.ok) {
       log.error({ code: result.code, detail: result.reason }, 'ha.switchover_promote_refused');

@@ -5,12 +5,27 @@ import { initialClusterState, type ClusterState } from '../../cluster/state.js';
 import type { DynamicConfig } from '../../config/dynamic.js';
 import type { CandidatePosition } from '../../ha/candidates.js';
 import { decideFailover, decideLocal, failoverCommand, firstLeaseCommand, type HaObservation, type LocalDecision } from '../../ha/decide.js';
+import { caughtUpWithShutdown, decideSwitchover } from '../../ha/switchover.js';
 import { decideSync, type ReplicationRow } from '../../ha/sync.js';
 import type { Entry } from '../../raft/core/types.js';
 import type { SimNode } from '../node-process.js';
 import type { HaViolation, HaRecorder } from './checkers.js';
 import type { PgModel } from './pg.js';
-import { fork, lsnText, walEnd, walTimeline } from './wal.js';
+import { appendWrite, fork, lsnText, walEnd, walTimeline } from './wal.js';
+
+/** As the real runner (switchover-runner.ts): kept back from the lease for the promote proposal. */
+const HANDOVER_RESERVE_MS = 400;
+
+/** A switchover this primary is running: PostgreSQL stopped cleanly, waiting for the candidate to have the shutdown checkpoint. */
+interface Handover {
+  readonly candidate: string;
+  readonly epoch: number;
+  readonly timeline: number;
+  /** Where the shutdown checkpoint record starts. */
+  readonly checkpoint: number;
+  readonly deadlineMs: number;
+  proposed: boolean;
+}
 
 /** Simulated time unit in milliseconds (a 100 ms Raft tick is TICK_UNITS = 10 units). */
 export const UNIT_MS = 10;
@@ -19,6 +34,14 @@ const SYNC_STEPS_PER_LOOP_MAX = 3;
 const SYSTEM_IDENTIFIER = '7300000000000000001';
 /** The model has no roles; the command still carries (fixed) passwords. */
 const SIM_CREDENTIALS = { superuserPassword: 'sim-superuser-password', replicationPassword: 'sim-replication-password', rewindPassword: 'sim-rewind-password-0' };
+
+/** Test-only broken rules: each proves a checker catches what the real rule prevents. */
+export interface HaBrokenRules {
+  /** The primary ignores a lapsed lease and has no fence. */
+  readonly noSelfDemotion: boolean;
+  /** The switchover as first written: hand over right after sending a renewal, keep the lease and promote without a renewal check. */
+  readonly unsafeHandover: boolean;
+}
 
 /** What an agent needs from the HA world. */
 export interface AgentEnv {
@@ -30,12 +53,14 @@ export interface AgentEnv {
   queryCandidates(from: string, members: readonly string[]): CandidatePosition[];
   /** The primary's pg_stat_replication. */
   replicationRows(primary: string): ReplicationRow[];
+  /** A fast shutdown of the primary: connected standbys that can be reached get every WAL record, then it stops. */
+  cleanStop(primary: string): void;
   /** A model change that the checkers must see (a fork, a demotion). */
   failHa(violation: HaViolation): void;
   log(node: string, text: () => string): void;
   /** Test-only broken rules. */
-  readonly broken: { readonly noSelfDemotion: boolean };
-  readonly counts: { failovers: number; demotions: number; sssnChanges: number; syncRecords: number };
+  readonly broken: HaBrokenRules;
+  readonly counts: { failovers: number; demotions: number; sssnChanges: number; syncRecords: number; handovers: number };
 }
 
 /** Decoded commands by payload text: commands are values, decoding each once keeps state rebuilds cheap. */
@@ -77,6 +102,7 @@ export class HaAgent {
   private confirmedSyncEpoch: number | null = null;
   /** The fence's deadline on this node's clock: PostgreSQL is stopped at it; null = not armed. */
   fenceUntilMs: number | null = null;
+  private handover: Handover | null = null;
 
   constructor(
     readonly node: SimNode,
@@ -101,6 +127,13 @@ export class HaAgent {
     return Math.max(1, Math.round((ms * 1000) / (UNIT_MS * this.clock.ratePermille)));
   }
 
+  /** Renewals sent so far never confirm this lease any more. */
+  private forgetLease(): void {
+    this.sentRenewals.clear();
+    this.confirmedRenewalSentAtMs = null;
+    this.fenceUntilMs = null;
+  }
+
   /** Host crash: the agent, its fence and its in-memory bookkeeping are gone. */
   reset(): void {
     this.sentRenewals.clear();
@@ -112,6 +145,7 @@ export class HaAgent {
     this.trackedLife = -1;
     this.syncProposal = null;
     this.confirmedSyncEpoch = null;
+    this.handover = null;
   }
 
   fenceExpired(): boolean {
@@ -196,6 +230,10 @@ export class HaAgent {
     this.syncView();
     const nowMs = this.localMs();
     this.trackRaftLeadership(nowMs);
+    if (this.handover !== null && this.continueHandover(nowMs)) {
+      this.failover(this.observation(nowMs));
+      return;
+    }
     if (this.bootstrap(nowMs)) return;
     const observation = this.observation(nowMs);
     this.executeLocal(decideLocal(observation), nowMs);
@@ -268,6 +306,13 @@ export class HaAgent {
     switch (decision.kind) {
       case 'renewLease':
         this.sentRenewals.add(nowMs);
+        // The real runner renews and waits first; the model cannot wait, so it hands over on the lease it has.
+        if (this.env.broken.unsafeHandover) {
+          this.propose({ type: 'renewLease', atMs: nowMs, member: this.id, epoch: decision.epoch });
+          if (decision.reason === 'HOLDS_LEASE') this.maybeStartSwitchover(nowMs);
+          return;
+        }
+        if (decision.reason === 'HOLDS_LEASE' && this.maybeStartSwitchover(nowMs)) return;
         this.propose({ type: 'renewLease', atMs: nowMs, member: this.id, epoch: decision.epoch });
         return;
       case 'demote':
@@ -309,6 +354,61 @@ export class HaAgent {
     this.env.log(this.id, () => `promoted: timeline ${leader.timeline} from ${walEnd(pg.wal)} (epoch ${leader.epoch})`);
     const found = this.env.recorder.fork({ node: this.id, tl: leader.timeline, wal: pg.wal });
     if (found) this.env.failHa(found);
+  }
+
+  /** switchover.ts, as switchover-runner.ts runs it: stop cleanly within the lease, hand over once the candidate has everything. */
+  private maybeStartSwitchover(nowMs: number): boolean {
+    const observe = (candidates: CandidatePosition[] | null) => decideSwitchover({ wallNowMs: nowMs, self: this.id, state: this.state, candidates });
+    let decision = observe(null);
+    if (decision.kind === 'queryCandidates') decision = observe(this.env.queryCandidates(this.id, decision.members));
+    if (decision.kind === 'cancel') {
+      this.env.log(this.id, () => `switchover cancelled: ${decision.excluded.map((e) => `${e.member} ${e.reason}`).join(', ') || 'no candidate'}`);
+      this.propose({ type: 'cancelSwitchover', atMs: nowMs });
+      return false;
+    }
+    if (decision.kind !== 'execute' || this.confirmedRenewalSentAtMs === null) return false;
+    const values = this.state.config.values;
+    const deadlineMs = this.confirmedRenewalSentAtMs + values.ttl_ms - values.safety_margin_ms - HANDOVER_RESERVE_MS;
+    if (deadlineMs <= nowMs) return false;
+    const pg = this.pg;
+    const checkpoint = walEnd(pg.wal);
+    pg.wal = appendWrite(pg.wal, walTimeline(pg.wal)).wal;
+    this.env.cleanStop(this.id);
+    this.fenceUntilMs = null;
+    this.handover = { candidate: decision.candidate, epoch: decision.expectedEpoch, timeline: decision.timeline, checkpoint, deadlineMs, proposed: false };
+    this.env.log(this.id, () => `switchover to ${decision.candidate}: stopped cleanly, shutdown checkpoint at ${checkpoint}`);
+    return true;
+  }
+
+  /** True while PostgreSQL must stay stopped for the handover. */
+  private continueHandover(nowMs: number): boolean {
+    const h = this.handover!;
+    const leader = this.state.leader;
+    if (leader === null || leader.member !== this.id || leader.epoch !== h.epoch) {
+      this.handover = null;
+      this.env.log(this.id, () => `switchover over: the leader key is with ${leader?.member ?? 'nobody'}`);
+      return false;
+    }
+    if (nowMs >= h.deadlineMs) {
+      this.handover = null;
+      this.env.log(this.id, () => `switchover to ${h.candidate} cancelled: it did not catch up within the lease`);
+      this.propose({ type: 'cancelSwitchover', atMs: nowMs });
+      return false;
+    }
+    if (!h.proposed) {
+      const position = this.env.queryCandidates(this.id, [h.candidate])[0];
+      if (position !== undefined && caughtUpWithShutdown(position, lsnText(h.checkpoint))) {
+        h.proposed = true;
+        this.env.counts.handovers++;
+        // From here the outcome may be unknown: the lease is forgotten (PostgreSQL is writable again only
+        // after a renewal confirmed anew), and the promote is refused if any renewal commits before it.
+        const unsafe = this.env.broken.unsafeHandover;
+        if (!unsafe) this.forgetLease();
+        const expectedRenewalSeq = unsafe ? null : leader.lastRenewal.seq;
+        this.propose({ type: 'promote', atMs: nowMs, candidate: h.candidate, expectedEpoch: h.epoch, timeline: h.timeline, reason: 'switchover', kind: 'switchover', switchLsn: position.receiveLsn!, expectedRenewalSeq });
+      }
+    }
+    return true;
   }
 
   private failover(observation: HaObservation): void {

@@ -18,7 +18,9 @@ export type HaEvent =
   | { readonly kind: 'restart'; readonly node: NodeId }
   | { readonly kind: 'pause' }
   | { readonly kind: 'partition' }
-  | { readonly kind: 'heal' };
+  | { readonly kind: 'heal' }
+  /** An operator's request: switchover or failover to a member, cancel, pause or resume. */
+  | { readonly kind: 'operator' };
 
 export type HaEventKind = HaEvent['kind'];
 
@@ -37,4 +39,5 @@ export const HA_EVENT_CODES: Readonly<Record<HaEventKind, number>> = {
   pause: 7,
   partition: 8,
   heal: 9,
+  operator: 24,
 };

@@ -4,6 +4,7 @@ import type { Core } from '../node-process.js';
 import { EVENTS_PER_TICK_MAX, resolveSimOptions, TICK_UNITS, type ClusterSize, type SimOptionsInput } from '../options.js';
 import { realCore } from '../raft-factory.js';
 import { HaNemesis, type HaFaultCounts } from './nemesis.js';
+import { drawOperatorEveryTicks, HaOperator, type OperatorCounts } from './operator.js';
 import { drawHaProfile } from './profile.js';
 import { HaWorld, type HaCounts } from './world.js';
 
@@ -18,6 +19,7 @@ export interface HaSeedStats extends HaCounts {
   readonly loopWaitMs: number;
   readonly maxEpoch: number;
   readonly faults: HaFaultCounts;
+  readonly operator: OperatorCounts;
 }
 
 export interface HaSeedResult {
@@ -34,6 +36,10 @@ export interface HaSeedResult {
 export interface HaSimOptionsInput extends Pick<SimOptionsInput, 'seed' | 'nodes' | 'steps' | 'trace'> {
   /** Test-only, not a CLI flag: the primary ignores a lapsed lease and has no fence. Proves TWO_WRITERS can fail. */
   readonly noSelfDemotion?: boolean;
+  /** Test-only: the switchover handover as first written (keeps the lease, no renewal check). Proves seed 196's TWO_WRITERS. */
+  readonly unsafeHandover?: boolean;
+  /** Test-only: no operator requests (replays a seed exactly as before the operator existed). */
+  readonly noOperator?: boolean;
 }
 
 export function haReplayCommand(seed: number, nodes: ClusterSize, steps: number): string {
@@ -54,17 +60,23 @@ export function runHaSeed(input: HaSimOptionsInput, core: Core = realCore): HaSe
   const profile = drawHaProfile(root.fork());
   const rngs = { network: root.fork(), nodes: root.fork(), nemesis: root.fork(), workload: root.fork() };
   const nodes: ClusterSize = options.nodes ?? (sizeRng.int(2) === 0 ? 3 : 5);
+  // Forked last: seeds draw everything else exactly as before the operator existed.
+  const operatorRng = root.fork();
+  const operatorEveryTicks = input.noOperator === true ? 0 : drawOperatorEveryTicks(operatorRng);
 
-  const world = new HaWorld(profile, rngs, core, { noSelfDemotion: input.noSelfDemotion === true }, options.trace);
+  const world = new HaWorld(profile, rngs, core, { noSelfDemotion: input.noSelfDemotion === true, unsafeHandover: input.unsafeHandover === true }, options.trace);
   const nemesis = new HaNemesis(world, rngs.nemesis, profile.faults);
+  const operator = new HaOperator(world, operatorRng, operatorEveryTicks);
   const voters = Array.from({ length: nodes }, (_, i) => `n${i + 1}`);
   for (const id of voters) world.spawn(id, voters, id === 'n1');
   world.startModel();
   nemesis.start();
+  operator.start();
 
   world.run(options.steps * TICK_UNITS, options.steps * EVENTS_PER_TICK_MAX);
   if (world.violation === null) {
     nemesis.stop();
+    operator.stop();
     world.network.healAll();
     world.network.stopFaults();
     for (const node of world.nodes.values()) {
@@ -94,6 +106,7 @@ export function runHaSeed(input: HaSimOptionsInput, core: Core = realCore): HaSe
       loopWaitMs: profile.config.loop_wait_ms,
       maxEpoch,
       faults: { ...nemesis.counts },
+      operator: { ...operator.counts },
     },
   };
 }

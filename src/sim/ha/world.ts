@@ -13,7 +13,7 @@ import { exceptionViolation, SimNode, type Core, type NodeEnv } from '../node-pr
 import { TICK_UNITS } from '../options.js';
 import { between } from '../swarm.js';
 import { refusable } from '../workload.js';
-import { HaAgent, type AgentEnv } from './agent.js';
+import { HaAgent, type AgentEnv, type HaBrokenRules } from './agent.js';
 import { checkSingleWriter, HaRecorder, type HaViolation } from './checkers.js';
 import { HA_EVENT_CODES, type HaEvent } from './events.js';
 import type { HaProfile } from './profile.js';
@@ -39,6 +39,8 @@ export interface HaCounts {
   rewinds: number;
   forwarded: number;
   fenceStops: number;
+  /** Switchovers whose promote the stopped primary proposed. */
+  handovers: number;
 }
 
 export interface AnyViolation {
@@ -62,7 +64,7 @@ export class HaWorld implements NodeEnv, AgentEnv {
   readonly raftRecorder = new SafetyRecorder();
   readonly recorder: HaRecorder;
   readonly network: SimNetwork;
-  readonly counts: HaCounts = { failovers: 0, demotions: 0, sssnChanges: 0, syncRecords: 0, writes: 0, acknowledged: 0, rewinds: 0, forwarded: 0, fenceStops: 0 };
+  readonly counts: HaCounts = { failovers: 0, demotions: 0, sssnChanges: 0, syncRecords: 0, writes: 0, acknowledged: 0, rewinds: 0, forwarded: 0, fenceStops: 0, handovers: 0 };
   readonly handlers = new Map<HaEvent['kind'], (event: HaEvent) => void>();
   violation: AnyViolation | null = null;
   violationAtUnits = 0;
@@ -75,7 +77,7 @@ export class HaWorld implements NodeEnv, AgentEnv {
     readonly profile: HaProfile,
     readonly rngs: HaRngs,
     private readonly core: Core,
-    readonly broken: { readonly noSelfDemotion: boolean },
+    readonly broken: HaBrokenRules,
     private readonly traceSink: ((line: string) => void) | undefined,
   ) {
     this.network = new SimNetwork(rngs.network, profile.base.network);
@@ -245,6 +247,19 @@ export class HaWorld implements NodeEnv, AgentEnv {
       rows.push({ applicationName: id, state, syncState: state === 'streaming' && names.includes(id) ? 'sync' : 'async', flushLsn: lsnText(walEnd(pg.wal)) });
     }
     return rows;
+  }
+
+  cleanStop(primary: string): void {
+    const spg = this.agents.get(primary)!.pg;
+    for (const [id, agent] of this.agents) {
+      const pg = agent.pg;
+      const node = this.nodes.get(id)!;
+      if (id === primary || node.state !== 'up' || this.frozen(node) || !pg.running || pg.connectedTo !== primary) continue;
+      if (this.network.blocked(primary, id) || this.network.blocked(id, primary)) continue;
+      if (isPrefixOf(pg.wal, spg.wal)) pg.wal = spg.wal;
+    }
+    spg.stop();
+    this.log(primary, () => 'postgres stopped (fast shutdown): connected standbys have every record');
   }
 
   // ---- the event loop ----
