@@ -12,7 +12,6 @@ const BOOT_MS = 120_000;
 const FAILOVER_MS = 45_000;
 
 test.serial('bootstrap, then kill -9 of the primary host: a replica is promoted with every row, and the old primary rejoins via pg_rewind', async (t) => {
-  t.timeout(5 * 60_000);
   const cluster = await startAgentCluster(t);
   const first = await untilHealthy(cluster, BOOT_MS);
   t.log(`primary ${first.primary}, replicas ${first.replicas.join(', ')}`);
@@ -53,7 +52,6 @@ test.serial('bootstrap, then kill -9 of the primary host: a replica is promoted 
 });
 
 test.serial('SIGSTOP of the primary agent alone: its PostgreSQL stops accepting writes within the ttl (the fence), and a replica takes over', async (t) => {
-  t.timeout(5 * 60_000);
   const cluster = await startAgentCluster(t);
   const first = await untilHealthy(cluster, BOOT_MS);
   const password = await superuserPassword(cluster, first.primary);
@@ -82,7 +80,6 @@ test.serial('SIGSTOP of the primary agent alone: its PostgreSQL stops accepting 
 });
 
 test.serial('an agent restart beside a healthy primary causes no failover', async (t) => {
-  t.timeout(5 * 60_000);
   const cluster = await startAgentCluster(t);
   const first = await untilHealthy(cluster, BOOT_MS);
   // The steady state: Raft leadership moved off the primary's node (a restart of the Raft leader
@@ -101,7 +98,6 @@ test.serial('an agent restart beside a healthy primary causes no failover', asyn
 });
 
 test.serial('synchronous mode: no acknowledged insert is lost when the primary host is killed mid-write', async (t) => {
-  t.timeout(5 * 60_000);
   const cluster = await startAgentCluster(t, { dynamic: { synchronous_mode: 'on' } });
   const first = await untilHealthy(cluster, BOOT_MS);
   const password = await superuserPassword(cluster, first.primary);

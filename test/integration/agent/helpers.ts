@@ -4,10 +4,16 @@ import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import pg from 'pg';
 import { AgentCluster, type AgentClusterOptions, type NodeStatus } from '../../../scripts/lib/agent-cluster.js';
+import { acquireHeavySlot } from '../../helpers/heavy-slot.js';
 import { untilValue } from '../../helpers/wait.js';
 
-/** Three real agents on loopback; every process they started is killed and the directory removed in teardown. */
-export async function startAgentCluster(t: ExecutionContext, options: Partial<AgentClusterOptions> = {}): Promise<AgentCluster> {
+/**
+ * Three real agents on loopback; every process they started is killed and the directory removed in teardown.
+ * Waits for the heavy-test slot first (one cluster at a time across test files); `timeoutMs` is the test's
+ * own budget, counted from when it has the slot.
+ */
+export async function startAgentCluster(t: ExecutionContext, options: Partial<AgentClusterOptions> = {}, timeoutMs = 5 * 60_000): Promise<AgentCluster> {
+  await acquireHeavySlot(t, timeoutMs);
   const baseDir = await mkdtemp(join(tmpdir(), 'pgherd-agent-it-'));
   const cluster = await AgentCluster.create({ ...options, baseDir });
   t.teardown(async () => {
