@@ -277,14 +277,18 @@ export class HaLoop {
       primaryDownSinceMs: this.primaryDownSinceMs,
       notStreamingSinceMs: this.notStreamingSinceMs,
     });
-    if (action.kind === 'wait' && action.reason === 'RUNNING' && obs !== null) {
-      await this.runRunning(state, obs);
-    } else {
-      await this.runLifecycle(state, action);
-      // Only after success: a failing step (a clone whose source is down) retries at the loop's pace.
-      this.again = action.kind !== 'wait' && action.kind !== 'refuse';
+    try {
+      if (action.kind === 'wait' && action.reason === 'RUNNING' && obs !== null) {
+        await this.runRunning(state, obs);
+      } else {
+        await this.runLifecycle(state, action);
+        // Only after success: a failing step (a clone whose source is down) retries at the loop's pace.
+        this.again = action.kind !== 'wait' && action.kind !== 'refuse';
+      }
+    } finally {
+      // Also when the step failed (PostgreSQL would not start): the cluster must see what this node observed.
+      await this.report(running, obs);
     }
-    await this.report(running, obs);
   }
 
   private leaseRemaining(state: ClusterState): number {
