@@ -10,6 +10,8 @@ import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promis
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
+import { AdminClient } from '../../src/admin/client.js';
+import { configTarget } from '../../src/cli/ctl/target.js';
 import { freePort } from './free-port.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -105,6 +107,11 @@ export class AgentCluster {
       await writeFile(node.configFile, YAML.stringify(config));
     }
     return new AgentCluster(options.baseDir, nodes);
+  }
+
+  /** An admin client as pgherdctl -c <name's config> connects: that agent first, then its peers. */
+  async admin(name = this.nodes[0]!.name): Promise<AdminClient> {
+    return AdminClient.connect(configTarget(this.node(name).configFile, {}).connect);
   }
 
   node(name: string): AgentNodeSpec {

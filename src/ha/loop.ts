@@ -147,7 +147,8 @@ export class HaLoop {
       if (command === null || !event.result.ok) return;
       if (command.type === 'renewLease' || command.type === 'promote') this.renewalAppliedAtMs = this.o.now();
       // A new primary was granted the lease: it promotes, the old one demotes — now, not at the next loop.
-      if (command.type === 'promote') this.kick();
+      // A switchover request: the primary starts it now (the operator waits on it).
+      if (command.type === 'promote' || command.type === 'requestSwitchover') this.kick();
     });
     const onSoft = (soft: { role: string }): void => {
       if (soft.role === 'leader') {

@@ -1,6 +1,8 @@
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
+import type { AdminBackend } from '../admin/backend.js';
+import { AdminService } from '../admin/service.js';
 import type { ApplyResult } from '../cluster/results.js';
 import { ClusterStateMachine } from '../cluster/state-machine.js';
 import { ClusterStore } from '../cluster/store.js';
@@ -67,6 +69,9 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
   let loop: HaLoop | undefined;
   let transport: GrpcTransport | undefined;
   let store: ClusterStore | undefined;
+  // The admin service shares the peer port and its mutual TLS; it answers UNAVAILABLE until the backend is set below.
+  let adminBackend: AdminBackend | undefined;
+  const admin = new AdminService(() => adminBackend, log);
   const peers = new Map(voters);
   peers.delete(config.name);
   const driver = await RaftDriver.start<ApplyResult>({
@@ -96,6 +101,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
         logger: raftLog,
         serverCredentials: tls.server,
         channelCredentials: tls.channel,
+        services: [admin.registration()],
         ...handlers,
         onProposeRequest: (data, timeoutMs) => {
           if (!store) throw new Error('the cluster store has not started');
@@ -129,6 +135,9 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
   const fenceLog = log.child({ component: 'fence' });
   const fence = (await Fence.adopt({ runDir, logger: fenceLog })) ?? (await Fence.start({ runDir, dataDir: config.postgresql.data_dir, logger: fenceLog }));
   const pgAddress = parseHostPort(config.postgresql.connect_address)!;
+  // The Raft leader may itself be a candidate: it answers for itself locally, the others over gRPC.
+  const queryPositions = (members: readonly string[], timeoutMs: number): Promise<CandidatePosition[]> =>
+    Promise.all(members.map((member) => (member === config.name ? ownPosition(loop!, member, timeoutMs, haLog) : transport!.queryPosition(member, timeoutMs))));
   loop = new HaLoop({
     self: config.name,
     config,
@@ -144,14 +153,28 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
       httpAddress: config.http.listen,
       tags: { ...config.tags },
     },
-    // The Raft leader may itself be a candidate: it answers for itself locally, the others over gRPC.
-    queryPositions: (members, timeoutMs) =>
-      Promise.all(members.map((member) => (member === config.name ? ownPosition(loop!, member, timeoutMs, haLog) : transport!.queryPosition(member, timeoutMs)))),
+    queryPositions,
     fence,
     log: haLog,
     now,
     wallNow: () => Date.now(),
   });
+  const startedStore = store;
+  const startedLoop = loop;
+  adminBackend = {
+    self: config.name,
+    clusterName: config.cluster_name,
+    local: () => startedStore.local(),
+    read: (timeoutMs) => startedStore.read(timeoutMs),
+    propose: (command, timeoutMs) => startedStore.propose(command, timeoutMs),
+    haStatus: () => startedLoop.status,
+    raft: () => {
+      const raft = driver.status();
+      return { leaderId: raft.leader, role: raft.role, term: raft.term, commit: raft.commit, applied: raft.applied, confState: raft.confState };
+    },
+    queryPositions,
+    wallNow: () => Date.now(),
+  };
 
   // Operators on the node connect as the superuser with PGPASSFILE=<data_dir>/pgpass.
   let passfileWritten = false;

@@ -12,7 +12,7 @@ import { PeerService } from './peer-service.js';
 import { decodePositionResponse, unreachablePosition, type CandidatePosition } from './position.js';
 import { raftPeerDefinition } from './proto.js';
 
-export { TRANSPORT_LIMITS_DEFAULT, type ProposeHandler, type TransportLimits, type TransportOptions } from './options.js';
+export { TRANSPORT_LIMITS_DEFAULT, type AdditionalService, type ProposeHandler, type TransportLimits, type TransportOptions } from './options.js';
 export type { PeerLinkStats } from './peer-link.js';
 export { POSITION_ROLES, type CandidatePosition, type CandidatePositionAnswer, type PositionRole } from './position.js';
 
@@ -70,6 +70,7 @@ export class GrpcTransport {
     });
     const server = new Server(serverChannelOptions(limits));
     server.addService(raftPeerDefinition().service, service.implementation());
+    for (const extra of options.services ?? []) server.addService(extra.definition, extra.implementation);
     const port = await bind(server, options.bindAddress, options.serverCredentials ?? ServerCredentials.createInsecure());
     const boundAddress = withPort(options.bindAddress, port);
     transport = new GrpcTransport(options, limits, server, service, log, boundAddress, options.peers);
@@ -198,6 +199,7 @@ export class GrpcTransport {
     for (const link of this.links.values()) link.close(false);
     this.links.clear();
     this.service.stop();
+    for (const extra of this.options.services ?? []) extra.stop?.();
     await shutdownServer(this.server, this.limits.shutdownGraceMs);
     this.log.info({ boundAddress: this.boundAddress }, 'transport.stopped');
   }

@@ -1,4 +1,4 @@
-import type { ChannelCredentials, ServerCredentials } from '@grpc/grpc-js';
+import type { ChannelCredentials, ServerCredentials, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { ConfigError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Message, NodeId } from '../core/types.js';
@@ -67,6 +67,18 @@ export const TRANSPORT_LIMITS_DEFAULT: TransportLimits = Object.freeze({
 /** Room for the non-data fields of a snapshot chunk (header with membership lists, offset, flags). */
 export const SNAPSHOT_CHUNK_OVERHEAD_BYTES_MAX = 1024 * 1024;
 
+/**
+ * Another gRPC service served on the transport's server (the admin service):
+ * it shares the peer port and its credentials, so the same mutual TLS
+ * admits its clients. `stop` runs when the transport stops, before the
+ * server closes, so long calls can answer instead of being cut off.
+ */
+export interface AdditionalService {
+  readonly definition: ServiceDefinition;
+  readonly implementation: UntypedServiceImplementation;
+  readonly stop?: () => void;
+}
+
 /** Serves RaftPeer.Propose on the leader: encoded command in, encoded result out. */
 export type ProposeHandler = (data: Uint8Array, timeoutMs: number) => Promise<Uint8Array>;
 
@@ -96,6 +108,8 @@ export interface TransportOptions {
    * not decode. Anything else answers INTERNAL (a bug). Absent: UNIMPLEMENTED.
    */
   readonly onProposeRequest?: ProposeHandler;
+  /** Served beside RaftPeer on the same server, with the same credentials (the admin service). */
+  readonly services?: readonly AdditionalService[];
   /** Default insecure (TLS arrives later). */
   readonly serverCredentials?: ServerCredentials;
   readonly channelCredentials?: ChannelCredentials;
@@ -165,7 +179,20 @@ export function validateOptions(options: TransportOptions): TransportLimits {
   if (options.onProposeRequest !== undefined && typeof options.onProposeRequest !== 'function') {
     throw new ConfigError('transport.onProposeRequest', 'must be a function when set');
   }
+  validateServices(options.services ?? []);
   return resolveLimits(options.limits);
+}
+
+/** Every method of an additional service needs its handler (gRPC itself refuses a path served twice). */
+function validateServices(services: readonly AdditionalService[]): void {
+  for (const [i, service] of services.entries()) {
+    if (typeof service !== 'object' || service === null || typeof service.definition !== 'object' || typeof service.implementation !== 'object') {
+      throw new ConfigError(`transport.services[${i}]`, 'must have a service definition and an implementation');
+    }
+    for (const [name, method] of Object.entries(service.definition)) {
+      if (typeof service.implementation[name] !== 'function') throw new ConfigError(`transport.services[${i}]`, `no handler for ${method.path}`);
+    }
+  }
 }
 
 export function validatePeers(peers: ReadonlyMap<NodeId, string>): void {

@@ -1,0 +1,187 @@
+import { ChannelCredentials, Client, Metadata, status as Status, type ChannelOptions, type MethodDefinition, type ServiceError } from '@grpc/grpc-js';
+import { HOST_PORT_FORM, parseHostPort } from '../config/address.js';
+import { ConfigError } from '../lib/errors.js';
+import { mutualTlsCredentials } from '../tls/credentials.js';
+import { decodeClusterStatus, decodePause, decodePendingSwitchover, decodeSwitchoverResult } from './decode.js';
+import { AdminCallError, AdminUnreachableError, REASON_METADATA_KEY, type EndpointFailure } from './errors.js';
+import { adminDefinition } from './proto.js';
+import type { CancelSwitchoverResult, ClusterStatus, PauseView, SwitchoverResult } from './types.js';
+
+export interface AdminConnectOptions {
+  /** host:port of one agent's peer gRPC port; or `endpoints`, tried in order until one answers. */
+  readonly endpoint?: string;
+  readonly endpoints?: readonly string[];
+  /** Mutual TLS: the cluster CA and a certificate (with its key) it signed. All three, unless insecure. */
+  readonly caFile?: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  /** Plain text, for a cluster configured with tls.insecure (tests only). */
+  readonly insecure?: boolean;
+  /** How long each endpoint gets to answer while looking for one (default 5 s). */
+  readonly connectTimeoutMs?: number;
+  /** Refuse an endpoint that belongs to another cluster. */
+  readonly clusterName?: string;
+}
+
+export interface SwitchoverOptions {
+  /** The member to promote; absent: the best candidate. */
+  readonly candidate?: string;
+  /** RFC 3339 text or a Date; absent: now. */
+  readonly scheduledAt?: string | Date;
+  /** How long the agent waits for the new primary (default 30 s). */
+  readonly timeoutMs?: number;
+  /** Who asks, for the agent's log (default: pgherdctl@<this client's address>). */
+  readonly by?: string;
+}
+
+export interface FailoverOptions {
+  readonly candidate: string;
+  readonly timeoutMs?: number;
+  readonly by?: string;
+}
+
+export const CONNECT_TIMEOUT_MS_DEFAULT = 5_000;
+/** The agent's switchover wait when the caller gives none (requests.ts). */
+const SWITCHOVER_WAIT_MS_DEFAULT = 30_000;
+/**
+ * The call's own deadline beyond the agent's wait: the agent checks the
+ * candidate (a Raft read, positions, a proposal: a few seconds at most)
+ * before it waits, and must be the one to answer DEADLINE_EXCEEDED, with
+ * its message, not this client.
+ */
+const SWITCHOVER_DEADLINE_SLACK_MS = 10_000;
+/** ClusterStatus (a Raft read of at most 2 s), Pause, Resume, CancelSwitchover (a read and a proposal). */
+const CALL_DEADLINE_MS = 15_000;
+
+const CHANNEL_OPTIONS: ChannelOptions = {
+  // Requests are not idempotent (a switchover must not be recorded twice): no transparent retries.
+  'grpc.enable_retries': 0,
+  'grpc.enable_http_proxy': 0,
+  // Each endpoint tried gets its own connection: one endpoint's failure never leaks into the next.
+  'grpc.use_local_subchannel_pool': 1,
+};
+
+/**
+ * The admin service's client (pgherdctl, and tests against real agents).
+ * connect() tries the endpoints in order and keeps the first that answers
+ * a (local, fast) ClusterStatus; every call then goes to that agent. A call
+ * the agent refuses rejects with AdminCallError (gRPC status, the
+ * `pgherd-reason` code, the agent's message); connect() with
+ * AdminUnreachableError listing each endpoint's failure.
+ */
+export class AdminClient {
+  private constructor(
+    private readonly client: Client,
+    /** The endpoint that answered. */
+    readonly endpoint: string,
+    /** Its cluster (from the first answer). */
+    readonly clusterName: string,
+  ) {}
+
+  static async connect(options: AdminConnectOptions): Promise<AdminClient> {
+    const endpoints = endpointsOf(options);
+    const credentials = credentialsOf(options);
+    const timeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT;
+    const failures: EndpointFailure[] = [];
+    for (const endpoint of endpoints) {
+      const client = new Client(endpoint, credentials, CHANNEL_OPTIONS);
+      try {
+        const status = await unary(client, endpoint, adminDefinition().clusterStatus, { local: true }, timeoutMs);
+        if (options.clusterName !== undefined && status.cluster_name !== options.clusterName) {
+          throw new Error(`belongs to cluster ${status.cluster_name}, not ${options.clusterName}`);
+        }
+        return new AdminClient(client, endpoint, status.cluster_name);
+      } catch (error) {
+        client.close();
+        failures.push({ endpoint, error: error instanceof AdminCallError ? `${error.status}: ${error.details}` : (error as Error).message });
+      }
+    }
+    throw new AdminUnreachableError(failures);
+  }
+
+  /** The cluster; `local`: this agent's applied state without a Raft read (fast, possibly stale). */
+  async clusterStatus(options: { local?: boolean } = {}): Promise<ClusterStatus> {
+    return decodeClusterStatus(await this.call(adminDefinition().clusterStatus, { local: options.local ?? false }, CALL_DEADLINE_MS));
+  }
+
+  /** A planned switchover; resolves once the new primary holds the leader key (or at once when scheduled). */
+  async switchover(options: SwitchoverOptions = {}): Promise<SwitchoverResult> {
+    const scheduledAt = options.scheduledAt instanceof Date ? options.scheduledAt.toISOString() : (options.scheduledAt ?? '');
+    const timeoutMs = options.timeoutMs ?? SWITCHOVER_WAIT_MS_DEFAULT;
+    const request = { candidate: options.candidate ?? '', scheduled_at: scheduledAt, timeout_ms: timeoutMs, requested_by: options.by ?? '' };
+    return decodeSwitchoverResult(await this.call(adminDefinition().switchover, request, timeoutMs + SWITCHOVER_DEADLINE_SLACK_MS));
+  }
+
+  /** The operator's failover to `candidate`; resolves once it holds the leader key. */
+  async failover(options: FailoverOptions): Promise<SwitchoverResult> {
+    const timeoutMs = options.timeoutMs ?? SWITCHOVER_WAIT_MS_DEFAULT;
+    const request = { candidate: options.candidate, timeout_ms: timeoutMs, requested_by: options.by ?? '' };
+    return decodeSwitchoverResult(await this.call(adminDefinition().failover, request, timeoutMs + SWITCHOVER_DEADLINE_SLACK_MS));
+  }
+
+  async cancelSwitchover(options: { by?: string } = {}): Promise<CancelSwitchoverResult> {
+    const response = await this.call(adminDefinition().cancelSwitchover, { requested_by: options.by ?? '' }, CALL_DEADLINE_MS);
+    if (response.cancelled === null) throw new AdminCallError(Status.INTERNAL, 'INTERNAL', 'the agent answered without the cancelled request', this.endpoint);
+    return { cancelled: decodePendingSwitchover(response.cancelled) };
+  }
+
+  async pause(options: { by?: string } = {}): Promise<PauseView> {
+    return decodePause((await this.call(adminDefinition().pause, { by: options.by ?? '' }, CALL_DEADLINE_MS)).pause);
+  }
+
+  async resume(options: { by?: string } = {}): Promise<PauseView> {
+    return decodePause((await this.call(adminDefinition().resume, { by: options.by ?? '' }, CALL_DEADLINE_MS)).pause);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private call<Request, Response>(method: MethodDefinition<Request, Response>, request: Request, deadlineMs: number): Promise<Response> {
+    return unary(this.client, this.endpoint, method, request, deadlineMs);
+  }
+}
+
+function unary<Request, Response>(client: Client, endpoint: string, method: MethodDefinition<Request, Response>, request: Request, deadlineMs: number): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    client.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, request, new Metadata(), { deadline: Date.now() + deadlineMs }, (error, response) => {
+      if (error) reject(callError(error, endpoint));
+      else resolve(response!);
+    });
+  });
+}
+
+function callError(error: ServiceError, endpoint: string): AdminCallError {
+  const reason = error.metadata?.get(REASON_METADATA_KEY)[0];
+  return new AdminCallError(error.code, typeof reason === 'string' ? reason : '', error.details || error.message, endpoint);
+}
+
+function endpointsOf(options: AdminConnectOptions): string[] {
+  const endpoints = [...(options.endpoint === undefined ? [] : [options.endpoint]), ...(options.endpoints ?? [])];
+  if (endpoints.length === 0) throw new ConfigError('endpoint', `at least one endpoint is required: ${HOST_PORT_FORM}`);
+  for (const endpoint of endpoints) {
+    if (parseHostPort(endpoint) === undefined) throw new ConfigError('endpoint', `expected ${HOST_PORT_FORM}, got ${JSON.stringify(endpoint)}`);
+  }
+  return [...new Set(endpoints)];
+}
+
+function credentialsOf(options: AdminConnectOptions): ChannelCredentials {
+  const { caFile, certFile, keyFile } = options;
+  if (options.insecure === true) {
+    if (caFile !== undefined || certFile !== undefined || keyFile !== undefined) throw new ConfigError('insecure', 'plain text takes no certificate files');
+    return ChannelCredentials.createInsecure();
+  }
+  if (caFile === undefined || certFile === undefined || keyFile === undefined) {
+    const missing = [caFile === undefined && 'caFile', certFile === undefined && 'certFile', keyFile === undefined && 'keyFile'].filter(Boolean).join(', ');
+    throw new ConfigError(missing.split(', ')[0]!, `mutual TLS needs caFile, certFile and keyFile (missing: ${missing}); or insecure for a tls.insecure cluster`);
+  }
+  try {
+    return mutualTlsCredentials({ caFile, certFile, keyFile }).channel;
+  } catch (error) {
+    // The files are checked under the agent's configuration keys; name the client's options instead.
+    if (error instanceof ConfigError) throw new ConfigError(FILE_OPTION[error.key] ?? error.key, error.message.slice(error.key.length + 2), { cause: error });
+    throw error;
+  }
+}
+
+const FILE_OPTION: Readonly<Record<string, string>> = { 'tls.ca_file': 'caFile', 'tls.cert_file': 'certFile', 'tls.key_file': 'keyFile' };

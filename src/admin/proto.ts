@@ -1,0 +1,75 @@
+import { fileURLToPath } from 'node:url';
+import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
+import { loadSync, type Options as ProtoLoaderOptions } from '@grpc/proto-loader';
+import { assert } from '../lib/assert.js';
+import type {
+  WireCancelSwitchoverRequest,
+  WireCancelSwitchoverResponse,
+  WireClusterStatusRequest,
+  WireClusterStatusResponse,
+  WireFailoverRequest,
+  WirePauseRequest,
+  WirePauseResponse,
+  WireSwitchoverRequest,
+  WireSwitchoverResponse,
+} from './wire.js';
+
+/**
+ * How admin.proto maps to JavaScript (see wire.ts): as raft.proto
+ * (src/raft/transport/proto.ts) but without oneofs: admin.proto has none,
+ * and with them every proto3 `optional` field would grow a virtual
+ * `_name` sibling in every decoded message.
+ */
+export const ADMIN_PROTO_LOADER_OPTIONS: ProtoLoaderOptions = Object.freeze({
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: false,
+});
+
+const PROTO_URL = new URL('../../proto/admin.proto', import.meta.url);
+const SERVICE_NAME = 'pgherd.admin.v1.Admin';
+
+export interface AdminDefinition {
+  /** For Server.addService (and the client's method paths). */
+  readonly service: ServiceDefinition;
+  readonly clusterStatus: MethodDefinition<WireClusterStatusRequest, WireClusterStatusResponse>;
+  readonly switchover: MethodDefinition<WireSwitchoverRequest, WireSwitchoverResponse>;
+  readonly failover: MethodDefinition<WireFailoverRequest, WireSwitchoverResponse>;
+  readonly cancelSwitchover: MethodDefinition<WireCancelSwitchoverRequest, WireCancelSwitchoverResponse>;
+  readonly pause: MethodDefinition<WirePauseRequest, WirePauseResponse>;
+  readonly resume: MethodDefinition<WirePauseRequest, WirePauseResponse>;
+}
+
+/** The proto method names this version implements, by the definition's key. */
+const METHODS = {
+  clusterStatus: 'ClusterStatus',
+  switchover: 'Switchover',
+  failover: 'Failover',
+  cancelSwitchover: 'CancelSwitchover',
+  pause: 'Pause',
+  resume: 'Resume',
+} as const;
+
+let loaded: AdminDefinition | undefined;
+
+/** The Admin service, loaded from proto/admin.proto once per process. */
+export function adminDefinition(): AdminDefinition {
+  loaded ??= load();
+  return loaded;
+}
+
+function load(): AdminDefinition {
+  const packageDefinition = loadSync(fileURLToPath(PROTO_URL), ADMIN_PROTO_LOADER_OPTIONS);
+  const service = packageDefinition[SERVICE_NAME] as ServiceDefinition | undefined;
+  assert(service !== undefined, `${SERVICE_NAME} missing from admin.proto`);
+  const methods: Record<string, MethodDefinition<unknown, unknown>> = {};
+  for (const [key, name] of Object.entries(METHODS)) {
+    const method = service[name] as MethodDefinition<unknown, unknown> | undefined;
+    assert(method !== undefined, () => `${SERVICE_NAME}.${name} missing from admin.proto`);
+    assert(!method.requestStream && !method.responseStream, () => `${SERVICE_NAME}.${name} must be unary`);
+    methods[key] = method;
+  }
+  return Object.freeze({ service, ...methods } as unknown as AdminDefinition);
+}

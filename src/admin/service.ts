@@ -1,0 +1,178 @@
+import { Metadata, status as Status, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { ClusterDecodeError } from '../cluster/errors.js';
+import type { RejectionCode } from '../cluster/results.js';
+import type { Logger } from '../lib/logger.js';
+import type { AdditionalService } from '../raft/transport/options.js';
+import { AdminActions, type ActionContext } from './actions.js';
+import type { AdminBackend } from './backend.js';
+import { AdminRefusal, REASON_METADATA_KEY, type AdminReason } from './errors.js';
+import { adminDefinition } from './proto.js';
+import { parseBy, parseFailoverRequest, parseSwitchoverRequest } from './requests.js';
+import type {
+  WireCancelSwitchoverRequest,
+  WireClusterStatusRequest,
+  WireFailoverRequest,
+  WirePauseRequest,
+  WireSwitchoverRequest,
+} from './wire.js';
+
+/** A call answers this long before its deadline, so the client reads the service's reason rather than its own DEADLINE_EXCEEDED. */
+export const DEADLINE_MARGIN_MS = 250;
+
+/** Who is calling, for `by` and the log: the client's address and its certificate's common name. */
+interface Caller {
+  readonly peer: string;
+  readonly certificate: string | undefined;
+}
+
+/** What a handler gets besides the request. */
+interface Call {
+  readonly backend: AdminBackend;
+  readonly actions: AdminActions;
+  readonly ctx: ActionContext;
+  /** The requester to record and log: the request's own (non-empty) or pgherdctl@<client address>. */
+  readonly by: (requested: string) => string;
+}
+
+type Handler<Request, Response> = (request: Request, call: Call) => Promise<Response>;
+
+/**
+ * The Admin service of proto/admin.proto, served on the peer gRPC server
+ * (GrpcTransport's additional services), so it shares the peer port and its
+ * mutual TLS: only holders of a cluster-CA certificate reach it. This file
+ * is the gRPC edge: it parses requests, turns refusals and Raft errors into
+ * statuses (with the reason in the trailing metadata `pgherd-reason`) and
+ * logs one line per action (`admin.<action>`: what, who, outcome). The
+ * actions themselves are in actions.ts.
+ */
+export class AdminService {
+  private readonly log: Logger;
+  /** Aborts the waits of open calls when the agent stops. */
+  private readonly open = new Set<AbortController>();
+  private stopping = false;
+
+  /**
+   * `backend` is asked at every call: the agent registers the service with
+   * its transport before the cluster store and the HA loop exist, and the
+   * service answers UNAVAILABLE (AGENT_STARTING) until it returns one.
+   */
+  constructor(
+    private readonly backend: () => AdminBackend | undefined,
+    logger: Logger,
+  ) {
+    this.log = logger.child({ component: 'admin' });
+  }
+
+  /** For TransportOptions.services: the service definition, its handlers and stop(). */
+  registration(): AdditionalService {
+    return { definition: adminDefinition().service, implementation: this.implementation(), stop: () => this.stop() };
+  }
+
+  implementation(): UntypedServiceImplementation {
+    return {
+      ClusterStatus: this.unary<WireClusterStatusRequest, unknown>('cluster_status', (request, { actions }) => actions.clusterStatus(request.local)),
+      Switchover: this.unary<WireSwitchoverRequest, unknown>('switchover', (request, { actions, ctx, backend, by }) => {
+        const parsed = parseSwitchoverRequest(request, backend.wallNow());
+        return actions.handover({ ...parsed, by: by(parsed.by) }, ctx);
+      }),
+      Failover: this.unary<WireFailoverRequest, unknown>('failover', (request, { actions, ctx, by }) => {
+        const parsed = parseFailoverRequest(request);
+        return actions.handover({ ...parsed, by: by(parsed.by) }, ctx);
+      }),
+      CancelSwitchover: this.unary<WireCancelSwitchoverRequest, unknown>('cancel_switchover', (request, { actions, ctx, by }) => {
+        by(parseBy('requested_by', request.requested_by));
+        return actions.cancelSwitchover(ctx);
+      }),
+      Pause: this.unary<WirePauseRequest, unknown>('pause', (request, { actions, by }) => actions.setPause(true, by(parseBy('by', request.by)))),
+      Resume: this.unary<WirePauseRequest, unknown>('resume', (request, { actions, by }) => actions.setPause(false, by(parseBy('by', request.by)))),
+    };
+  }
+
+  /** Refuse new calls and end the waits of open ones (UNAVAILABLE: the agent is stopping). Idempotent. */
+  stop(): void {
+    this.stopping = true;
+    for (const controller of this.open) {
+      controller.abort(new AdminRefusal(Status.UNAVAILABLE, 'AGENT_STOPPING', 'the agent answering this call is stopping; a recorded request stays pending: check pgherdctl list'));
+    }
+  }
+
+  /**
+   * One RPC: run `handler` with a context bounded by the call's deadline,
+   * answer its response or the status of what it threw, and log one line.
+   * ClusterStatus is not an action: its line is at debug.
+   */
+  private unary<Request, Response>(action: string, handler: Handler<Request, Response>) {
+    return (call: ServerUnaryCall<Request, Response>, callback: sendUnaryData<Response>): void => {
+      const startedMs = performance.now();
+      const caller = callerOf(call);
+      const controller = new AbortController();
+      const ctx: ActionContext = { deadlineMs: startedMs + remainingMs(call.getDeadline()) - DEADLINE_MARGIN_MS, signal: controller.signal, fields: {} };
+      call.on('cancelled', () => controller.abort(new AdminRefusal(Status.CANCELLED, 'CALL_CANCELLED', 'the client cancelled the call')));
+      this.open.add(controller);
+      const run = async (): Promise<Response> => {
+        if (this.stopping) throw new AdminRefusal(Status.UNAVAILABLE, 'AGENT_STOPPING', 'the agent answering this call is stopping: ask another member');
+        const backend = this.backend();
+        if (backend === undefined) throw new AdminRefusal(Status.UNAVAILABLE, 'AGENT_STARTING', 'the agent answering this call is still starting: retry, or ask another member');
+        const by = (requested: string): string => {
+          const who = requested === '' ? byDefault(caller) : requested;
+          ctx.fields['by'] = who;
+          return who;
+        };
+        return handler(call.request, { backend, actions: new AdminActions(backend, this.log), ctx, by });
+      };
+      const level = action === 'cluster_status' ? 'debug' : 'info';
+      const done = (fields: Record<string, unknown>): void => {
+        this.open.delete(controller);
+        const line = { peer: caller.peer, certificate: caller.certificate, ...ctx.fields, ...fields, durationMs: Math.round(performance.now() - startedMs) };
+        if (fields['outcome'] === 'failed') this.log.error(line, `admin.${action}`);
+        else this.log[level](line, `admin.${action}`);
+      };
+      run().then(
+        (response) => {
+          done({ outcome: 'ok' });
+          callback(null, response);
+        },
+        (error: unknown) => {
+          const status = statusOf(error);
+          done(status.failed ? { outcome: 'failed', err: error } : { outcome: 'refused', status: Status[status.code], reason: status.reason, message: status.details });
+          const metadata = new Metadata();
+          metadata.set(REASON_METADATA_KEY, status.reason);
+          callback({ code: status.code, details: status.details, metadata });
+        },
+      );
+    };
+  }
+}
+
+interface StatusOf {
+  readonly code: Status;
+  readonly reason: AdminReason | RejectionCode;
+  readonly details: string;
+  /** Not a refusal: a bug (INTERNAL). */
+  readonly failed: boolean;
+}
+
+function statusOf(error: unknown): StatusOf {
+  if (error instanceof AdminRefusal) return { code: error.status, reason: error.reason, details: error.message, failed: false };
+  // A command the service built that the cluster schema refuses: a field it took from the request.
+  if (error instanceof ClusterDecodeError) return { code: Status.INVALID_ARGUMENT, reason: 'INVALID_FIELD', details: error.message, failed: false };
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: Status.INTERNAL, reason: 'INTERNAL', details: `internal error: ${message}`, failed: true };
+}
+
+function callerOf(call: ServerUnaryCall<unknown, unknown>): Caller {
+  const subject = call.getAuthContext()?.sslPeerCertificate?.subject as { CN?: string | string[] } | undefined;
+  const commonName = Array.isArray(subject?.CN) ? subject.CN.join(',') : subject?.CN;
+  return { peer: call.getPeer(), certificate: commonName };
+}
+
+/** Who asked, when the request does not say: the client's address and certificate name. */
+function byDefault(caller: Caller): string {
+  return `pgherdctl@${caller.peer}${caller.certificate === undefined ? '' : ` (certificate ${caller.certificate})`}`;
+}
+
+/** Milliseconds until a gRPC deadline (Infinity when none). */
+function remainingMs(deadline: Date | number): number {
+  const atMs = deadline instanceof Date ? deadline.getTime() : deadline;
+  return atMs - Date.now();
+}

@@ -1,0 +1,108 @@
+import type { ClusterState, Member, PauseState, Switchover } from '../cluster/state.js';
+import type { HaStatus } from '../ha/loop.js';
+import type { AdminRaftView } from './backend.js';
+import { formatTime } from './time.js';
+import type { WireClusterStatusResponse, WireHaStatus, WireMember, WirePauseState, WirePendingSwitchover } from './wire.js';
+
+/**
+ * The ClusterStatus answer, pure: the cluster state (never its credentials)
+ * plus what the answering node knows of Raft and its own HA loop.
+ */
+export interface StatusSources {
+  readonly self: string;
+  readonly clusterName: string;
+  readonly state: ClusterState;
+  readonly linearizable: boolean;
+  readonly staleReason: string;
+  readonly raft: AdminRaftView;
+  readonly ha: HaStatus;
+}
+
+export function clusterStatusView(s: StatusSources): WireClusterStatusResponse {
+  const { state, raft } = s;
+  const leader = state.leader;
+  return {
+    cluster_name: s.clusterName,
+    answered_by: s.self,
+    linearizable: s.linearizable,
+    stale_reason: s.staleReason,
+    leader: leader === null ? null : { member: leader.member, epoch: leader.epoch, timeline: leader.timeline, since: formatTime(leader.sinceMs), last_renewal_at: formatTime(leader.lastRenewal.atMs) },
+    epoch: state.epoch,
+    pause: pauseView(state.pause),
+    switchover: state.switchover === null ? null : switchoverView(state.switchover),
+    sync_members: [...state.sync.members],
+    config_version: state.config.version,
+    history_length: state.history.length,
+    system_identifier: state.initialize?.systemIdentifier ?? '',
+    raft: {
+      leader_id: raft.leaderId,
+      term: raft.term,
+      commit_index: raft.commit,
+      applied_index: raft.applied,
+      role: raft.role,
+      voters: [...raft.confState.voters].sort(),
+      learners: [...raft.confState.learners].sort(),
+    },
+    members: Object.keys(state.members)
+      .sort()
+      .map((name) => memberView(name, state.members[name]!, state, raft)),
+    answering_ha: haView(s.ha),
+  };
+}
+
+export function pauseView(pause: PauseState): WirePauseState {
+  return { paused: pause.paused, by: pause.by ?? '', changed_at: formatTime(pause.atMs) };
+}
+
+export function switchoverView(request: Switchover): WirePendingSwitchover {
+  return { from: request.from, to: request.to ?? '', scheduled_at: formatTime(request.scheduledAtMs), requested_at: formatTime(request.requestedAtMs) };
+}
+
+function memberView(name: string, member: Member, state: ClusterState, raft: AdminRaftView): WireMember {
+  const { registration, status } = member;
+  return {
+    name,
+    registration: {
+      raft_address: registration.raftAddress,
+      postgres_host: registration.postgresHost,
+      postgres_port: registration.postgresPort,
+      http_address: registration.httpAddress,
+      tags: { ...registration.tags },
+      registered_at: formatTime(registration.registeredAtMs),
+    },
+    status:
+      status === null
+        ? null
+        : {
+            role: status.role,
+            state: status.state,
+            timeline: status.timeline ?? 0,
+            receive_lsn: status.receiveLsn ?? '',
+            replay_lsn: status.replayLsn ?? '',
+            flush_lsn: status.flushLsn ?? '',
+            ...(status.lagBytes === null ? {} : { lag_bytes: status.lagBytes }),
+            reported_at: formatTime(status.reportedAtMs),
+          },
+    primary: state.leader?.member === name,
+    sync: state.sync.members.includes(name),
+    raft_role: raftRole(name, raft),
+  };
+}
+
+function raftRole(name: string, raft: AdminRaftView): string {
+  if (raft.leaderId === name) return 'leader';
+  if (raft.confState.voters.includes(name)) return 'voter';
+  if (raft.confState.learners.includes(name)) return 'learner';
+  return 'none';
+}
+
+function haView(ha: HaStatus): WireHaStatus {
+  return {
+    role: ha.role,
+    state: ha.state,
+    last_action: ha.lastAction,
+    last_reason: ha.lastReason,
+    ...(ha.leaseRemainingMs === null ? {} : { lease_remaining_ms: Math.max(0, Math.round(ha.leaseRemainingMs)) }),
+    refused: ha.refused ?? '',
+  };
+}

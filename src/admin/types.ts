@@ -1,0 +1,124 @@
+import type { MemberTags } from '../cluster/state.js';
+
+/**
+ * What AdminClient returns: the admin.proto answers in camelCase, with null
+ * where the wire says "none" ('' times and LSNs, timeline 0, absent
+ * optionals). `pgherdctl --json` prints exactly these objects, so their
+ * field names are API: add fields, never rename one.
+ */
+
+export interface ClusterStatus {
+  readonly clusterName: string;
+  /** The member that answered. */
+  readonly answeredBy: string;
+  /** The answer includes every change committed before the call. */
+  readonly linearizable: boolean;
+  /** Why it is not linearizable (null when it is, or when a local answer was asked for). */
+  readonly staleReason: string | null;
+  readonly leader: LeaderView | null;
+  /** The highest leader epoch ever granted. */
+  readonly epoch: number;
+  readonly pause: PauseView;
+  readonly switchover: PendingSwitchoverView | null;
+  readonly syncMembers: readonly string[];
+  readonly configVersion: number;
+  readonly historyLength: number;
+  readonly systemIdentifier: string | null;
+  readonly raft: RaftView;
+  readonly members: readonly MemberView[];
+  /** The answering member's HA loop. */
+  readonly answeringHa: HaView;
+}
+
+export interface LeaderView {
+  readonly member: string;
+  readonly epoch: number;
+  readonly timeline: number;
+  readonly since: string;
+  readonly lastRenewalAt: string;
+}
+
+export interface PauseView {
+  readonly paused: boolean;
+  readonly by: string | null;
+  readonly changedAt: string | null;
+}
+
+export interface PendingSwitchoverView {
+  readonly from: string;
+  /** null: the best candidate at the time. */
+  readonly to: string | null;
+  /** null: as soon as possible. */
+  readonly scheduledAt: string | null;
+  readonly requestedAt: string;
+}
+
+export interface RaftView {
+  readonly leaderId: string | null;
+  readonly term: number;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  /** The answering member's Raft role. */
+  readonly role: string;
+  readonly voters: readonly string[];
+  readonly learners: readonly string[];
+}
+
+export interface MemberView {
+  readonly name: string;
+  readonly registration: {
+    readonly raftAddress: string;
+    readonly postgresHost: string;
+    readonly postgresPort: number;
+    readonly httpAddress: string;
+    readonly tags: MemberTags;
+    readonly registeredAt: string;
+  };
+  /** Its last reported status; null before the first report. */
+  readonly status: MemberReportView | null;
+  /** It holds the leader key. */
+  readonly primary: boolean;
+  readonly sync: boolean;
+  /** 'leader', 'voter', 'learner' or 'none'. */
+  readonly raftRole: string;
+}
+
+export interface MemberReportView {
+  readonly role: string;
+  readonly state: string;
+  readonly timeline: number | null;
+  readonly receiveLsn: string | null;
+  readonly replayLsn: string | null;
+  readonly flushLsn: string | null;
+  readonly lagBytes: number | null;
+  readonly reportedAt: string;
+}
+
+export interface HaView {
+  readonly role: string;
+  readonly state: string;
+  readonly lastAction: string;
+  readonly lastReason: string;
+  readonly leaseRemainingMs: number | null;
+  readonly refused: string | null;
+}
+
+export interface SwitchoverResult {
+  readonly outcome: 'scheduled' | 'completed';
+  /** The primary when the request was recorded. */
+  readonly from: string;
+  /** completed: the new primary; scheduled: the requested candidate (null = the best at that time). */
+  readonly to: string | null;
+  /** completed: the new primary's epoch and timeline. */
+  readonly epoch: number | null;
+  readonly timeline: number | null;
+  /** scheduled: when. */
+  readonly scheduledAt: string | null;
+  /** completed: from recording the request to seeing the new primary. */
+  readonly elapsedMs: number | null;
+  readonly message: string;
+}
+
+export interface CancelSwitchoverResult {
+  readonly cancelled: PendingSwitchoverView;
+}

@@ -1,0 +1,148 @@
+/**
+ * The plain-object shapes of proto/admin.proto as @grpc/proto-loader presents
+ * them with ADMIN_PROTO_LOADER_OPTIONS (keepCase, longs: Number, enums:
+ * String, defaults, no oneofs): every scalar set (defaults), `optional`
+ * scalars present only when sent, unset messages null. Encoding fills what
+ * it needs. The client maps these to the camelCase view of types.ts.
+ */
+
+export interface WireClusterStatusRequest {
+  local: boolean;
+}
+
+export interface WireLeader {
+  member: string;
+  epoch: number;
+  timeline: number;
+  since: string;
+  last_renewal_at: string;
+}
+
+export interface WirePauseState {
+  paused: boolean;
+  by: string;
+  changed_at: string;
+}
+
+export interface WirePendingSwitchover {
+  from: string;
+  to: string;
+  scheduled_at: string;
+  requested_at: string;
+}
+
+export interface WireRaftStatus {
+  leader_id: string;
+  term: number;
+  commit_index: number;
+  applied_index: number;
+  role: string;
+  voters: string[];
+  learners: string[];
+}
+
+export interface WireMemberTags {
+  nofailover: boolean;
+  noloadbalance: boolean;
+  clonefrom: boolean;
+  nosync: boolean;
+  failover_priority: number;
+}
+
+export interface WireMemberRegistration {
+  raft_address: string;
+  postgres_host: string;
+  postgres_port: number;
+  http_address: string;
+  tags: WireMemberTags | null;
+  registered_at: string;
+}
+
+export interface WireMemberReport {
+  role: string;
+  state: string;
+  timeline: number;
+  receive_lsn: string;
+  replay_lsn: string;
+  flush_lsn: string;
+  lag_bytes?: number;
+  reported_at: string;
+}
+
+export interface WireMember {
+  name: string;
+  registration: WireMemberRegistration | null;
+  status: WireMemberReport | null;
+  primary: boolean;
+  sync: boolean;
+  raft_role: string;
+}
+
+export interface WireHaStatus {
+  role: string;
+  state: string;
+  last_action: string;
+  last_reason: string;
+  lease_remaining_ms?: number;
+  refused: string;
+}
+
+export interface WireClusterStatusResponse {
+  cluster_name: string;
+  answered_by: string;
+  linearizable: boolean;
+  stale_reason: string;
+  leader: WireLeader | null;
+  epoch: number;
+  pause: WirePauseState | null;
+  switchover: WirePendingSwitchover | null;
+  sync_members: string[];
+  config_version: number;
+  history_length: number;
+  system_identifier: string;
+  raft: WireRaftStatus | null;
+  members: WireMember[];
+  answering_ha: WireHaStatus | null;
+}
+
+export interface WireSwitchoverRequest {
+  candidate: string;
+  scheduled_at: string;
+  timeout_ms: number;
+  requested_by: string;
+}
+
+export interface WireFailoverRequest {
+  candidate: string;
+  timeout_ms: number;
+  requested_by: string;
+}
+
+export type WireSwitchoverOutcome = 'SWITCHOVER_OUTCOME_UNSPECIFIED' | 'SWITCHOVER_OUTCOME_SCHEDULED' | 'SWITCHOVER_OUTCOME_COMPLETED';
+
+export interface WireSwitchoverResponse {
+  outcome: WireSwitchoverOutcome;
+  from: string;
+  to: string;
+  epoch: number;
+  timeline: number;
+  scheduled_at: string;
+  elapsed_ms: number;
+  message: string;
+}
+
+export interface WireCancelSwitchoverRequest {
+  requested_by: string;
+}
+
+export interface WireCancelSwitchoverResponse {
+  cancelled: WirePendingSwitchover | null;
+}
+
+export interface WirePauseRequest {
+  by: string;
+}
+
+export interface WirePauseResponse {
+  pause: WirePauseState | null;
+}

@@ -1,0 +1,55 @@
+import { Command, CommanderError } from 'commander';
+import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE } from './exit-codes.js';
+import { registerFailover } from './failover.js';
+import type { CtlIo } from './io.js';
+import { registerList } from './list.js';
+import { addGlobalOptions } from './options.js';
+import { registerPause } from './pause.js';
+import { registerResume } from './resume.js';
+import { registerSwitchover } from './switchover.js';
+
+/**
+ * pgherdctl: the admin client (proto/admin.proto over the agents' peer gRPC
+ * port, mutual TLS). One file per command in this directory. Exit codes:
+ * exit-codes.ts (0 done, 1 refused, 2 usage or configuration, 3 unreachable).
+ */
+export function buildProgram(io: CtlIo, setExitCode: (code: number) => void): Command {
+  const program = addGlobalOptions(
+    new Command('pgherdctl')
+      .description('administer a pgherd cluster: list, switchover, failover, pause, resume')
+      .exitOverride()
+      .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+      .configureHelp({ showGlobalOptions: true }),
+  );
+  program.addHelpText(
+    'after',
+    `
+Connection (first that applies): --endpoint with --ca-file/--cert-file/--key-file (or --insecure);
+-c FILE, an agent's configuration (its address, peers and certificates); the same from PGHERDCTL_ENDPOINTS,
+PGHERDCTL_CONFIG, PGHERDCTL_CA_FILE, PGHERDCTL_CERT_FILE, PGHERDCTL_KEY_FILE, PGHERDCTL_INSECURE;
+with none of them, the newest running \`npm run demo\` cluster.
+Exit codes: 0 done, 1 refused (the reason is printed), 2 usage or configuration error, 3 unreachable.`,
+  );
+  registerList(program, io, setExitCode);
+  registerSwitchover(program, io, setExitCode);
+  registerFailover(program, io, setExitCode);
+  registerPause(program, io, setExitCode);
+  registerResume(program, io, setExitCode);
+  return program;
+}
+
+/** Run pgherdctl with `argv` (without node and the script); resolves with the exit code. */
+export async function runPgherdctl(argv: readonly string[], io: CtlIo): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = buildProgram(io, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    io.stderr(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return EXIT_REFUSED;
+  }
+}

@@ -1,0 +1,86 @@
+import type { CancelSwitchoverResult, ClusterStatus, MemberView, PauseView, PendingSwitchoverView, SwitchoverResult } from '../../admin/types.js';
+import { DEFAULT_TAGS, type MemberTags } from '../../cluster/state.js';
+
+/** Human output of pgherdctl, pure: what --json prints as data, said for people. */
+
+const MIB = 1024 * 1024;
+
+/** `list`: a header line (cluster, primary, epoch; paused, pending switchover, staleness), then a table like `patronictl list`. */
+export function renderList(status: ClusterStatus): string {
+  const leader = status.leader;
+  const primary = leader === null ? 'no primary' : `primary ${leader.member} (epoch ${leader.epoch}, timeline ${leader.timeline})`;
+  const raftLeader = status.raft.leaderId === null ? 'no Raft leader' : `Raft leader ${status.raft.leaderId} (term ${status.raft.term})`;
+  const lines = [`Cluster: ${status.clusterName} — ${primary} — ${raftLeader} — answered by ${status.answeredBy}`];
+  if (status.pause.paused) lines.push(`Paused: no automatic failover${status.pause.by === null ? '' : ` (by ${status.pause.by} since ${status.pause.changedAt})`}; pgherdctl resume ends it`);
+  if (status.switchover !== null) lines.push(`Switchover pending: ${describePending(status.switchover)}`);
+  if (!status.linearizable && status.staleReason !== null) lines.push(`Warning: this member's view, possibly stale (${status.staleReason})`);
+  const headers = ['Member', 'Host', 'Role', 'State', 'TL', 'Lag in MB', 'Tags', 'Raft'];
+  const rows = status.members.map((member) => [
+    member.name,
+    `${member.registration.postgresHost}:${member.registration.postgresPort}`,
+    roleOf(member),
+    member.status?.state ?? 'no report',
+    String(member.status?.timeline ?? ''),
+    lagOf(member),
+    tagsText(member.registration.tags),
+    member.raftRole,
+  ]);
+  lines.push(table(headers, rows, new Set([4, 5])));
+  return `${lines.join('\n')}\n`;
+}
+
+export function renderSwitchover(kind: 'switchover' | 'failover', result: SwitchoverResult): string {
+  if (result.outcome === 'scheduled') {
+    return `Scheduled a switchover from ${result.from} to ${result.to ?? 'the best candidate'} for ${result.scheduledAt}: cancel it with pgherdctl switchover --cancel\n`;
+  }
+  const verb = kind === 'failover' ? 'Failed over' : 'Switched over';
+  return `${verb} from ${result.from} to ${result.to}: ${result.message}\n`;
+}
+
+export function renderCancel(result: CancelSwitchoverResult): string {
+  return `Cancelled the switchover ${describePending(result.cancelled)}\n`;
+}
+
+export function renderPause(clusterName: string, pause: PauseView): string {
+  return pause.paused
+    ? `Paused cluster ${clusterName} (by ${pause.by}): no automatic failover or restarts until pgherdctl resume\n`
+    : `Resumed cluster ${clusterName} (by ${pause.by}): automatic failover is on again\n`;
+}
+
+export function describePending(request: PendingSwitchoverView): string {
+  const when = request.scheduledAt === null ? 'as soon as possible' : `scheduled for ${request.scheduledAt}`;
+  return `from ${request.from} to ${request.to ?? 'the best candidate'}, ${when} (requested ${request.requestedAt})`;
+}
+
+function roleOf(member: MemberView): string {
+  if (member.primary) return 'Primary';
+  const role = member.status?.role ?? 'unknown';
+  if (role === 'replica') return member.sync ? 'Sync Standby' : 'Replica';
+  return role.charAt(0).toUpperCase() + role.slice(1);
+}
+
+function lagOf(member: MemberView): string {
+  if (member.primary || member.status === null) return '';
+  const lagBytes = member.status.lagBytes;
+  return lagBytes === null ? 'unknown' : String(Math.round(lagBytes / MIB));
+}
+
+/** The tags that differ from the defaults, as `nofailover, failover_priority=2`. */
+export function tagsText(tags: MemberTags): string {
+  const parts: string[] = [];
+  for (const key of Object.keys(DEFAULT_TAGS) as (keyof MemberTags)[]) {
+    const value = tags[key];
+    if (value === DEFAULT_TAGS[key]) continue;
+    parts.push(typeof value === 'boolean' ? (value ? key : `${key}=false`) : `${key}=${value}`);
+  }
+  return parts.join(', ');
+}
+
+/** A bordered table; columns in `rightAligned` are aligned right. */
+export function table(headers: readonly string[], rows: readonly (readonly string[])[], rightAligned: ReadonlySet<number> = new Set()): string {
+  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const rule = `+${widths.map((w) => '-'.repeat(w + 2)).join('+')}+`;
+  const line = (cells: readonly string[], align: boolean): string =>
+    `|${widths.map((w, i) => ` ${align && rightAligned.has(i) ? (cells[i] ?? '').padStart(w) : (cells[i] ?? '').padEnd(w)} `).join('|')}|`;
+  return [rule, line(headers, false), rule, ...rows.map((row) => line(row, true)), rule].join('\n');
+}
