@@ -13,8 +13,9 @@
  *               after the new primary is up and the old one rejoins;
  *   pg_crash  — the primary's postmaster and all its processes are killed
  *               (SIGKILL) under a live agent, which brings PostgreSQL
- *               back within primary_start_timeout (crash recovery).
- * Planned switchover is not measured: it needs the admin API (not built yet).
+ *               back within primary_start_timeout (crash recovery);
+ *   switchover — a planned switchover to the best replica through the
+ *               admin API (what `pgherdctl switchover --force` does).
  * Figures are wall-clock on this machine; compare within one run.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -24,8 +25,8 @@ import pg from 'pg';
 import { AgentCluster } from '../lib/agent-cluster.js';
 import { quantile } from '../lib/stats.js';
 
-type Fault = 'host_loss' | 'pg_crash';
-const FAULTS: readonly Fault[] = ['host_loss', 'pg_crash'];
+type Fault = 'host_loss' | 'pg_crash' | 'switchover';
+const FAULTS: readonly Fault[] = ['host_loss', 'pg_crash', 'switchover'];
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -150,7 +151,7 @@ async function untilRecovered(writer: Writer, recovered: () => Promise<boolean>,
   }
 }
 
-const results: Record<Fault, number[]> = { host_loss: [], pg_crash: [] };
+const results: Record<Fault, number[]> = { host_loss: [], pg_crash: [], switchover: [] };
 try {
   await cluster.startAll();
   const primary = await healthy(120_000);
@@ -172,6 +173,14 @@ try {
         await cluster.signalHost(primaryNow, 'SIGSTOP');
         await untilRecovered(writer, async () => (await cluster.statuses()).some((s) => s.isPrimary && s.name !== primaryNow), 60_000);
         await cluster.signalHost(primaryNow, 'SIGCONT');
+      } else if (fault === 'switchover') {
+        const admin = await cluster.admin();
+        try {
+          await admin.switchover({ timeoutMs: 30_000, by: 'bench:failover' });
+        } finally {
+          admin.close();
+        }
+        await untilRecovered(writer, async () => (await cluster.statuses()).some((s) => s.isPrimary && s.name !== primaryNow), 60_000);
       } else {
         const pid = await cluster.postmasterPid(primaryNow);
         if (pid === undefined) throw new Error(`no postmaster pid for ${primaryNow}`);
@@ -204,9 +213,15 @@ const summary = {
   host_loss_max_ms: round(results.host_loss.length ? Math.max(...results.host_loss) : undefined),
   pg_crash_p50_ms: round(percentile(results.pg_crash, 50)),
   pg_crash_p99_ms: round(percentile(results.pg_crash, 99)),
+  switchover_p50_ms: round(percentile(results.switchover, 50)),
+  switchover_p99_ms: round(percentile(results.switchover, 99)),
   ttl_ms: 4000,
   loop_wait_ms: 1000,
 };
 if (json) console.log(JSON.stringify(summary));
-else console.log(`\nhost loss p50 ${summary.host_loss_p50_ms} ms, p99 ${summary.host_loss_p99_ms} ms; PostgreSQL crash p50 ${summary.pg_crash_p50_ms} ms, p99 ${summary.pg_crash_p99_ms} ms (${runs} runs)`);
+else {
+  console.log(
+    `\nhost loss p50 ${summary.host_loss_p50_ms} ms, p99 ${summary.host_loss_p99_ms} ms; PostgreSQL crash p50 ${summary.pg_crash_p50_ms} ms, p99 ${summary.pg_crash_p99_ms} ms; switchover p50 ${summary.switchover_p50_ms} ms, p99 ${summary.switchover_p99_ms} ms (${runs} runs)`,
+  );
+}
 process.exit(0);
