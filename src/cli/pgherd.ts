@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerRun } from './commands/run.js';
 import { registerValidateConfig, type CommandIo } from './commands/validate-config.js';
 import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE_OR_CONFIG } from './exit-codes.js';
+import { silenceIpServerNameWarning } from '../tls/warnings.js';
 
 /**
  * The `pgherd` agent command (run with `npm run pgherd -- <command>`).
@@ -48,6 +49,7 @@ async function main(argv: readonly string[], io: CommandIo): Promise<number> {
   }
 }
 
+silenceIpServerNameWarning();
 const io: CommandIo = {
   env: process.env,
   stdout: (text) => process.stdout.write(text),

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { processIo } from './ctl/io.js';
 import { runPgherdctl } from './ctl/main.js';
+import { silenceIpServerNameWarning } from '../tls/warnings.js';
 
 /**
  * The `pgherdctl` command (run with `npm run pgherdctl -- <command>`, or
@@ -10,12 +11,5 @@ import { runPgherdctl } from './ctl/main.js';
  */
 grpc.setLogVerbosity(grpc.logVerbosity.NONE);
 
-// grpc-js passes the dialled host as the TLS server name, and Node warns (DEP0123) when that is an
-// IP address, which is how members are dialled. The server's identity is checked against its IP
-// SANs (src/tls/identity.ts), so the warning tells an operator nothing: drop it, print the rest.
-const printWarning = process.listeners('warning');
-process.removeAllListeners('warning');
-process.on('warning', (warning: Error & { code?: string }) => {
-  if (warning.code !== 'DEP0123') for (const print of printWarning) print(warning);
-});
+silenceIpServerNameWarning();
 process.exitCode = await runPgherdctl(process.argv.slice(2), processIo());
