@@ -1,4 +1,5 @@
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
+import { runProgram } from './run-program.js';
 import { registerRun } from './commands/run.js';
 import { registerValidateConfig, type CommandIo } from './commands/validate-config.js';
 import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE_OR_CONFIG } from './exit-codes.js';
@@ -34,19 +35,8 @@ function buildProgram(io: CommandIo, setExitCode: (code: number) => void): Comma
   return program;
 }
 
-async function main(argv: readonly string[], io: CommandIo): Promise<number> {
-  let exitCode = EXIT_OK;
-  const program = buildProgram(io, (code) => {
-    exitCode = code;
-  });
-  try {
-    await program.parseAsync([...argv], { from: 'user' });
-    return exitCode;
-  } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE_OR_CONFIG;
-    io.stderr(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    return EXIT_INTERNAL;
-  }
+function main(argv: readonly string[], io: CommandIo): Promise<number> {
+  return runProgram((setExitCode) => buildProgram(io, setExitCode), argv, io.stderr, { ok: EXIT_OK, usage: EXIT_USAGE_OR_CONFIG, internal: EXIT_INTERNAL });
 }
 
 silenceIpServerNameWarning();

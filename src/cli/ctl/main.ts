@@ -1,4 +1,5 @@
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
+import { runProgram } from '../run-program.js';
 import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE } from './exit-codes.js';
 import { registerFailover } from './failover.js';
 import type { CtlIo } from './io.js';
@@ -39,17 +40,6 @@ Exit codes: 0 done, 1 refused (the reason is printed), 2 usage or configuration 
 }
 
 /** Run pgherdctl with `argv` (without node and the script); resolves with the exit code. */
-export async function runPgherdctl(argv: readonly string[], io: CtlIo): Promise<number> {
-  let exitCode = EXIT_OK;
-  const program = buildProgram(io, (code) => {
-    exitCode = code;
-  });
-  try {
-    await program.parseAsync([...argv], { from: 'user' });
-    return exitCode;
-  } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
-    io.stderr(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    return EXIT_REFUSED;
-  }
+export function runPgherdctl(argv: readonly string[], io: CtlIo): Promise<number> {
+  return runProgram((setExitCode) => buildProgram(io, setExitCode), argv, io.stderr, { ok: EXIT_OK, usage: EXIT_USAGE, internal: EXIT_REFUSED });
 }

@@ -11,18 +11,33 @@ import { connect, runCommand } from './session.js';
  * (exit 1) when the cluster is already paused.
  */
 export function registerPause(program: Command, io: CtlIo, setExitCode: (code: number) => void): void {
+  registerPauseSwitch(program, io, setExitCode, {
+    name: 'pause',
+    paused: true,
+    description: 'maintenance mode: stop automatic failover and restarts until resume',
+    byHelp: "who pauses, recorded in the cluster state (default pgherdctl@<this client's address>)",
+  });
+}
+
+/** pause and resume: one switch, two commands (resume.ts). */
+export function registerPauseSwitch(
+  program: Command,
+  io: CtlIo,
+  setExitCode: (code: number) => void,
+  spec: { readonly name: string; readonly paused: boolean; readonly description: string; readonly byHelp: string },
+): void {
   program
-    .command('pause')
-    .description('maintenance mode: stop automatic failover and restarts until resume')
-    .option('--by <text>', "who pauses, recorded in the cluster state (default pgherdctl@<this client's address>)")
+    .command(spec.name)
+    .description(spec.description)
+    .option('--by <text>', spec.byHelp)
     .action(async (flags: { by?: string }, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       setExitCode(
         await runCommand(io, globals.json === true, async () => {
-          const by = flags.by === undefined ? undefined : parseBy(flags.by);
+          const by = flags.by === undefined ? {} : { by: parseBy(flags.by) };
           const client = await connect(globals, io);
           try {
-            const pause = await client.pause(by === undefined ? {} : { by });
+            const pause = spec.paused ? await client.pause(by) : await client.resume(by);
             io.stdout(globals.json === true ? `${JSON.stringify(pause)}\n` : renderPause(client.clusterName, pause));
             return EXIT_OK;
           } finally {
