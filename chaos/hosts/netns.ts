@@ -1,0 +1,216 @@
+import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/**
+ * Separate hosts on one Linux machine: one network namespace per node, each
+ * with its own address on a bridge that this module creates (and a bridge
+ * address in the root namespace, where the workload runs). Everything it
+ * creates carries one short prefix unique to the run, so teardown — also
+ * after a crash of the run, through `sweepStale` — removes exactly what
+ * this run made. Needs root and iproute2 + iptables.
+ *
+ * Partitions are iptables rules inside the namespaces, in a chain of
+ * pgherd's own (PGHERD-CHAOS) jumped to from INPUT and OUTPUT, so healing
+ * is flushing that chain: REJECT with a TCP reset by default, so a cut
+ * connection fails at once, as on a real network a dead peer's does not
+ * — DROP is available for silent loss.
+ */
+
+export interface NetnsHost {
+  readonly name: string;
+  readonly namespace: string;
+  readonly address: string;
+}
+
+export interface NetnsNetworkOptions {
+  /** Node names, e.g. n1..n3. */
+  readonly nodes: readonly string[];
+  /** Third octet of 10.231.X.0/24; default derived from the pid (one subnet per concurrent run). */
+  readonly subnetOctet?: number;
+}
+
+const CHAIN = 'PGHERD-CHAOS';
+/** Interface names are at most 15 characters: prefix (8) + suffix. */
+const PREFIX_MARK = 'phc';
+
+export type CutMode = 'reject' | 'drop';
+
+export class NetnsNetwork {
+  private destroyed = false;
+
+  private constructor(
+    readonly prefix: string,
+    readonly bridge: string,
+    readonly bridgeAddress: string,
+    readonly hosts: readonly NetnsHost[],
+  ) {}
+
+  /** Whether this machine can run the netns backend: root, `ip` and `iptables` present. */
+  static async available(): Promise<{ ok: true } | { ok: false; why: string }> {
+    if (process.getuid?.() !== 0) return { ok: false, why: 'network namespaces need root' };
+    for (const [tool, flag] of [['ip', '-V'], ['iptables', '--version']] as const) {
+      try {
+        await run(tool, [flag]);
+      } catch {
+        return { ok: false, why: `${tool} is missing (Debian: apt-get install -y iproute2 iptables)` };
+      }
+    }
+    return { ok: true };
+  }
+
+  /** Create the bridge, one namespace and veth pair per node, addresses, loopback, and the chaos chain in each namespace. */
+  static async create(options: NetnsNetworkOptions): Promise<NetnsNetwork> {
+    const id = process.pid.toString(36).slice(-5).padStart(5, '0');
+    const prefix = `${PREFIX_MARK}${id}`;
+    const octet = options.subnetOctet ?? (process.pid % 250) + 1;
+    const subnet = `10.231.${octet}`;
+    const bridge = `${prefix}br`;
+    const hosts = options.nodes.map((name, i) => ({ name, namespace: `${prefix}-${name}`, address: `${subnet}.${i + 1}` }));
+    const network = new NetnsNetwork(prefix, bridge, `${subnet}.254`, hosts);
+    try {
+      await ip('link', 'add', bridge, 'type', 'bridge');
+      await ip('addr', 'add', `${network.bridgeAddress}/24`, 'dev', bridge);
+      await ip('link', 'set', bridge, 'up');
+      for (const [i, host] of hosts.entries()) {
+        const outside = `${prefix}v${i}`;
+        await ip('netns', 'add', host.namespace);
+        await ip('link', 'add', outside, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.namespace);
+        await ip('link', 'set', outside, 'master', bridge, 'up');
+        await network.exec(host.name, 'ip', ['addr', 'add', `${host.address}/24`, 'dev', 'eth0']);
+        await network.exec(host.name, 'ip', ['link', 'set', 'eth0', 'up']);
+        await network.exec(host.name, 'ip', ['link', 'set', 'lo', 'up']);
+        await network.exec(host.name, 'iptables', ['-N', CHAIN]);
+        await network.exec(host.name, 'iptables', ['-A', 'INPUT', '-j', CHAIN]);
+        await network.exec(host.name, 'iptables', ['-A', 'OUTPUT', '-j', CHAIN]);
+        await network.passResets(host.name);
+      }
+    } catch (error) {
+      await network.destroy();
+      throw error;
+    }
+    return network;
+  }
+
+  host(name: string): NetnsHost {
+    const host = this.hosts.find((h) => h.name === name);
+    if (host === undefined) throw new Error(`no host ${name} (hosts: ${this.hosts.map((h) => h.name).join(', ')})`);
+    return host;
+  }
+
+  /** Run a command inside `name`'s namespace to completion; rejects with its stderr on failure. */
+  async exec(name: string, command: string, args: readonly string[]): Promise<string> {
+    const { stdout } = await run('ip', ['netns', 'exec', this.host(name).namespace, command, ...args]);
+    return stdout;
+  }
+
+  /** Start a long-running process inside `name`'s namespace (the caller owns it and stops it by PID). */
+  spawn(name: string, command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
+    return spawn('ip', ['netns', 'exec', this.host(name).namespace, command, ...args], options);
+  }
+
+  /** Cut all traffic between `a` and each of `others`, both directions, on both sides. */
+  async cut(a: string, others: readonly string[], mode: CutMode = 'reject'): Promise<void> {
+    for (const b of others) {
+      await this.block(a, this.host(b).address, mode);
+      await this.block(b, this.host(a).address, mode);
+    }
+  }
+
+  /** Isolate `name` from every other node and from the root namespace (the workload's clients too). */
+  async isolate(name: string, mode: CutMode = 'reject'): Promise<void> {
+    await this.cut(name, this.hosts.filter((h) => h.name !== name).map((h) => h.name), mode);
+    await this.block(name, this.bridgeAddress, mode);
+  }
+
+  /** Lose this fraction of packets to and from `name` (0 < p < 1). */
+  async lossy(name: string, probability: number): Promise<void> {
+    if (!(probability > 0 && probability < 1)) throw new Error(`packet loss probability must be in (0, 1), got ${probability}`);
+    await this.exec(name, 'iptables', ['-A', CHAIN, '-m', 'statistic', '--mode', 'random', '--probability', String(probability), '-j', 'DROP']);
+  }
+
+  /** Remove every fault rule in every namespace. */
+  async heal(): Promise<void> {
+    for (const host of this.hosts) {
+      await this.exec(host.name, 'iptables', ['-F', CHAIN]);
+      await this.passResets(host.name);
+    }
+  }
+
+  /**
+   * First rule of the chain: TCP resets always pass, so the reset a REJECT
+   * answers with reaches the connecting side instead of being dropped by
+   * the rule for the opposite direction (a reset only ends a connection
+   * the partition has cut anyway).
+   */
+  private async passResets(name: string): Promise<void> {
+    await this.exec(name, 'iptables', ['-A', CHAIN, '-p', 'tcp', '--tcp-flags', 'RST', 'RST', '-j', 'RETURN']);
+  }
+
+  /** Delete the namespaces (their veth ends go with them) and the bridge. Idempotent; never throws for what is already gone. */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const host of this.hosts) await ip('netns', 'del', host.namespace).catch(() => undefined);
+    await ip('link', 'del', this.bridge).catch(() => undefined);
+  }
+
+  private async block(name: string, source: string, mode: CutMode): Promise<void> {
+    const target = mode === 'reject' ? ['-j', 'REJECT', '--reject-with', 'tcp-reset'] : ['-j', 'DROP'];
+    // tcp-reset only applies to TCP; everything else is dropped.
+    if (mode === 'reject') {
+      await this.exec(name, 'iptables', ['-A', CHAIN, '-s', source, '-p', 'tcp', ...target]);
+      await this.exec(name, 'iptables', ['-A', CHAIN, '-d', source, '-p', 'tcp', ...target]);
+    }
+    await this.exec(name, 'iptables', ['-A', CHAIN, '-s', source, '-j', 'DROP']);
+    await this.exec(name, 'iptables', ['-A', CHAIN, '-d', source, '-j', 'DROP']);
+  }
+}
+
+/**
+ * Remove what runs that died without tearing down left behind: namespaces
+ * and bridges named with the chaos prefix whose creator process is gone.
+ * Returns what it removed.
+ */
+export async function sweepStale(): Promise<string[]> {
+  const removed: string[] = [];
+  const { stdout: namespaces } = await run('ip', ['netns', 'list']);
+  const { stdout: links } = await run('ip', ['-o', 'link', 'show', 'type', 'bridge']);
+  const stale = (prefix: string): boolean => {
+    const pid = Number.parseInt(prefix.slice(PREFIX_MARK.length), 36);
+    if (!Number.isInteger(pid) || pid <= 0) return false;
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  };
+  for (const line of namespaces.split('\n')) {
+    const name = line.split(' ')[0] ?? '';
+    const match = new RegExp(`^(${PREFIX_MARK}[0-9a-z]{5})-`).exec(name);
+    if (match && stale(match[1]!)) {
+      await ip('netns', 'del', name).catch(() => undefined);
+      removed.push(name);
+    }
+  }
+  for (const line of links.split('\n')) {
+    const name = /^\d+:\s+([^:@]+)/.exec(line)?.[1] ?? '';
+    const match = new RegExp(`^(${PREFIX_MARK}[0-9a-z]{5})br$`).exec(name);
+    if (match && stale(match[1]!)) {
+      await ip('link', 'del', name).catch(() => undefined);
+      removed.push(name);
+    }
+  }
+  return removed;
+}
+
+async function ip(...args: string[]): Promise<void> {
+  try {
+    await run('ip', args);
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr?.trim();
+    throw new Error(`ip ${args.join(' ')}: ${stderr || (error as Error).message}`);
+  }
+}
