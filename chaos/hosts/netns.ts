@@ -47,6 +47,16 @@ export class NetnsNetwork {
     readonly hosts: readonly NetnsHost[],
   ) {}
 
+  /** The subnet of the bridge: the nodes and the root namespace's address. */
+  get cidr(): string {
+    return `${this.bridgeAddress.replace(/\.\d+$/, '.0')}/24`;
+  }
+
+  /** The command line that runs `argv` inside `name`'s namespace (`ip netns exec` execs it: the PID is the program's). */
+  launch(name: string, argv: readonly string[]): string[] {
+    return ['ip', 'netns', 'exec', this.host(name).namespace, ...argv];
+  }
+
   /** Whether this machine can run the netns backend: root, `ip` and `iptables` present. */
   static async available(): Promise<{ ok: true } | { ok: false; why: string }> {
     if (process.getuid?.() !== 0) return { ok: false, why: 'network namespaces need root' };
@@ -107,7 +117,8 @@ export class NetnsNetwork {
 
   /** Start a long-running process inside `name`'s namespace (the caller owns it and stops it by PID). */
   spawn(name: string, command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
-    return spawn('ip', ['netns', 'exec', this.host(name).namespace, command, ...args], options);
+    const [ipCommand, ...rest] = this.launch(name, [command, ...args]);
+    return spawn(ipCommand!, rest, options);
   }
 
   /** Cut all traffic between `a` and each of `others`, both directions, on both sides. */

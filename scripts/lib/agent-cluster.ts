@@ -35,6 +35,8 @@ async function assertBuildFresh(): Promise<void> {
 
 export interface AgentNodeSpec {
   readonly name: string;
+  /** The address every service of the node listens on and is reached at. */
+  readonly host: string;
   readonly dir: string;
   readonly raftPort: number;
   readonly httpPort: number;
@@ -67,6 +69,17 @@ export interface AgentClusterOptions {
   readonly logLevel?: string;
   /** Extra top-level config merged into every node (e.g. tags per node via perNode). */
   readonly perNode?: (name: string) => Record<string, unknown>;
+  /** Where the nodes run; default all on 127.0.0.1 in this network namespace. */
+  readonly placement?: AgentPlacement;
+}
+
+/** Nodes on hosts of their own (the chaos suite's network namespaces). */
+export interface AgentPlacement {
+  readonly host: (name: string) => string;
+  /** Where clients (the test, the workload) connect from: admitted by pg_hba. */
+  readonly clientCidrs: readonly string[];
+  /** The command line that runs `argv` on the node's host (e.g. `ip netns exec NS ...argv`). */
+  readonly launch: (name: string, argv: readonly string[]) => readonly string[];
 }
 
 export class AgentCluster {
@@ -74,7 +87,11 @@ export class AgentCluster {
   private readonly children = new Map<string, ChildProcess>();
   private readonly exits = new Map<string, Promise<void>>();
 
-  private constructor(readonly baseDir: string, nodes: AgentNodeSpec[]) {
+  private constructor(
+    readonly baseDir: string,
+    nodes: AgentNodeSpec[],
+    private readonly placement: AgentPlacement | undefined,
+  ) {
     this.nodes = nodes;
   }
 
@@ -89,16 +106,16 @@ export class AgentCluster {
     const ports = await Promise.all(names.map(async () => ({ raft: await freePort(), http: await freePort(), pg: await freePort() })));
     const nodes = names.map((name, i): AgentNodeSpec => {
       const dir = join(options.baseDir, name);
-      return { name, dir, raftPort: ports[i]!.raft, httpPort: ports[i]!.http, pgPort: ports[i]!.pg, configFile: join(options.baseDir, `${name}.yaml`), logFile: join(options.baseDir, `${name}.log`) };
+      return { name, host: options.placement?.host(name) ?? '127.0.0.1', dir, raftPort: ports[i]!.raft, httpPort: ports[i]!.http, pgPort: ports[i]!.pg, configFile: join(options.baseDir, `${name}.yaml`), logFile: join(options.baseDir, `${name}.log`) };
     });
     for (const node of nodes) {
       const config = {
         name: node.name,
         cluster_name: 'demo',
         data_dir: node.dir,
-        raft: { bind: `127.0.0.1:${node.raftPort}`, peers: nodes.map((n) => `${n.name}@127.0.0.1:${n.raftPort}`), bootstrap_expect: size },
-        postgresql: { listen: '127.0.0.1', port: node.pgPort, client_cidrs: ['127.0.0.1/32'], parameters: { max_connections: 50, shared_buffers: '128MB' } },
-        http: { listen: `127.0.0.1:${node.httpPort}` },
+        raft: { bind: `${node.host}:${node.raftPort}`, peers: nodes.map((n) => `${n.name}@${n.host}:${n.raftPort}`), bootstrap_expect: size },
+        postgresql: { listen: node.host, port: node.pgPort, client_cidrs: [...(options.placement?.clientCidrs ?? ['127.0.0.1/32'])], parameters: { max_connections: 50, shared_buffers: '128MB' } },
+        http: { listen: `${node.host}:${node.httpPort}` },
         bootstrap: { dynamic: { ...options.dynamic } },
         tls: { local_ca_dir: join(options.baseDir, 'ca') },
         log: { level: options.logLevel ?? 'info' },
@@ -106,7 +123,7 @@ export class AgentCluster {
       };
       await writeFile(node.configFile, YAML.stringify(config));
     }
-    return new AgentCluster(options.baseDir, nodes);
+    return new AgentCluster(options.baseDir, nodes, options.placement);
   }
 
   /** An admin client as pgherdctl -c <name's config> connects: that agent first, then its peers. */
@@ -138,7 +155,9 @@ export class AgentCluster {
     if (this.running(name)) throw new Error(`${name} is already running`);
     const node = this.node(name);
     const log = createWriteStream(node.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, [CLI, 'run', '--config', node.configFile], {
+    const argv = [process.execPath, CLI, 'run', '--config', node.configFile];
+    const [command, ...args] = this.placement?.launch(name, argv) ?? argv;
+    const child = spawn(command!, args, {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group: a Ctrl-C at the terminal reaches the harness, which stops the agents in order.
@@ -239,7 +258,7 @@ export class AgentCluster {
   async status(name: string, timeoutMs = 1_000): Promise<NodeStatus> {
     const node = this.node(name);
     try {
-      const response = await fetch(`http://127.0.0.1:${node.httpPort}/cluster`, { signal: AbortSignal.timeout(timeoutMs) });
+      const response = await fetch(`http://${node.host}:${node.httpPort}/cluster`, { signal: AbortSignal.timeout(timeoutMs) });
       const body = (await response.json()) as { node: Omit<NodeStatus, 'name' | 'reachable'>; raftLeader?: string | null };
       return { ...body.node, name, reachable: true, raftLeader: body.raftLeader ?? null };
     } catch {
@@ -253,7 +272,7 @@ export class AgentCluster {
 
   /** libpq connection string over every node, for the writable one. */
   connectionString(): string {
-    const hosts = this.nodes.map((n) => `127.0.0.1:${n.pgPort}`).join(',');
+    const hosts = this.nodes.map((n) => `${n.host}:${n.pgPort}`).join(',');
     return `postgresql://postgres@${hosts}/postgres?target_session_attrs=read-write&connect_timeout=2`;
   }
 

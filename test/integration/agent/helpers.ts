@@ -49,7 +49,7 @@ export async function superuserPassword(cluster: AgentCluster, name: string): Pr
 
 /** A superuser connection to one node over TCP. */
 export async function connect(cluster: AgentCluster, name: string, password: string): Promise<pg.Client> {
-  const client = new pg.Client({ host: '127.0.0.1', port: cluster.node(name).pgPort, user: 'postgres', password, database: 'postgres', connectionTimeoutMillis: 2000, query_timeout: 5000 });
+  const client = new pg.Client({ host: cluster.node(name).host, port: cluster.node(name).pgPort, user: 'postgres', password, database: 'postgres', connectionTimeoutMillis: 2000, query_timeout: 5000 });
   await client.connect();
   client.on('error', () => undefined);
   return client;
