@@ -1,0 +1,85 @@
+import pg from 'pg';
+import type { AckedWrite } from './checkers.js';
+
+export interface WorkloadTarget {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface WorkloadOptions {
+  readonly targets: readonly WorkloadTarget[];
+  readonly password: string;
+  /** The table (id bigint primary key) it inserts into; created by the caller. */
+  readonly table: string;
+  readonly everyMs?: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A client inserting unique ids into whichever server is writable (it
+ * re-finds it after an error, as libpq's target_session_attrs=read-write
+ * does), recording every acknowledged insert with the server and the
+ * timeline it was written on — the history the checkers judge. An insert
+ * whose outcome is unknown (an error after sending) is not recorded as
+ * acknowledged: it may or may not be there.
+ */
+export class Workload {
+  readonly acked: AckedWrite[] = [];
+  private nextId = 1;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private client: { pg: pg.Client; name: string } | undefined;
+
+  constructor(private readonly o: WorkloadOptions) {}
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+    await this.client?.pg.end().catch(() => undefined);
+  }
+
+  private async connectWritable(): Promise<{ pg: pg.Client; name: string } | undefined> {
+    for (const target of this.o.targets) {
+      const client = new pg.Client({ host: target.host, port: target.port, user: 'postgres', password: this.o.password, database: 'postgres', connectionTimeoutMillis: 500, query_timeout: 2_000 });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        const r = await client.query<{ ro: boolean }>('SELECT pg_is_in_recovery() AS ro');
+        if (r.rows[0]?.ro === false) return { pg: client, name: target.name };
+      } catch {
+        // the next server
+      }
+      await client.end().catch(() => undefined);
+    }
+    return undefined;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      this.client ??= await this.connectWritable();
+      if (this.client === undefined) {
+        await sleep(20);
+        continue;
+      }
+      const id = this.nextId++;
+      const startedAtMs = performance.now();
+      try {
+        const r = await this.client.pg.query<{ tl: string }>(
+          `INSERT INTO ${this.o.table} (id) VALUES ($1) RETURNING substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) AS tl`,
+          [id],
+        );
+        this.acked.push({ id, server: this.client.name, timeline: Number.parseInt(r.rows[0]!.tl, 16), startedAtMs, ackedAtMs: performance.now() });
+        await sleep(this.o.everyMs ?? 5);
+      } catch {
+        await this.client.pg.end().catch(() => undefined);
+        this.client = undefined;
+      }
+    }
+  }
+}

@@ -1,0 +1,32 @@
+import test from 'ava';
+import { divergentNodes, lostWrites, splitBrains, type AckedWrite } from '../../chaos/checkers.js';
+
+let nextId = 0;
+const write = (server: string, timeline: number, startedAtMs: number, ackedAtMs: number): AckedWrite => ({ id: ++nextId, server, timeline, startedAtMs, ackedAtMs });
+
+test('lost writes: every acknowledged insert missing from the final table is reported', (t) => {
+  const history = [write('n1', 1, 0, 5), write('n1', 1, 10, 15), write('n2', 2, 100, 105)];
+  t.deepEqual(lostWrites(history, new Set(history.map((w) => w.id))), []);
+  const lost = lostWrites(history, new Set([history[0]!.id, history[2]!.id]));
+  t.deepEqual(lost, [history[1]!], 'a history with a lost write fails');
+});
+
+test('split brain: a write of another server strictly between two writes of a primary on one timeline', (t) => {
+  const clean = [write('n1', 1, 0, 5), write('n1', 1, 10, 15), write('n2', 2, 4_000, 4_005), write('n2', 2, 4_010, 4_015)];
+  t.deepEqual(splitBrains(clean), [], 'a failover: the old primary\'s writes all end before the new one\'s');
+  const overlapping = [write('n1', 1, 0, 5), write('n2', 2, 10, 12), write('n1', 1, 20, 25)];
+  t.deepEqual(splitBrains(overlapping), [{ primary: 'n1', timeline: 1, other: 'n2', otherTimeline: 2, fromMs: 10, toMs: 12 }], 'overlapping primaries fail');
+});
+
+test('split brain is reported only on proof: overlapping uncertainty windows or a new timeline are not evidence', (t) => {
+  // n2's write might have happened before n1's second write was applied: its window is not strictly inside.
+  t.deepEqual(splitBrains([write('n1', 1, 0, 5), write('n2', 2, 4, 30), write('n1', 1, 20, 25)]), []);
+  // n1 writable again on a later timeline (it was promoted again): not the same primary run.
+  t.deepEqual(splitBrains([write('n1', 1, 0, 5), write('n2', 2, 10, 12), write('n1', 3, 20, 25)]), []);
+});
+
+test('divergence: nodes whose table checksum differs from the primary\'s, or that gave none', (t) => {
+  t.deepEqual(divergentNodes('n1', new Map([['n1', 'abc'], ['n2', 'abc'], ['n3', 'abc']])), []);
+  t.deepEqual(divergentNodes('n1', new Map([['n1', 'abc'], ['n2', 'abd'], ['n3', null]])), ['n2', 'n3']);
+  t.deepEqual(divergentNodes('n1', new Map([['n1', null], ['n2', 'abc']])), ['n1', 'n2'], 'no checksum from the primary: nothing converged');
+});
