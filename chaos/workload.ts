@@ -13,6 +13,8 @@ export interface WorkloadOptions {
   /** The table (id bigint primary key) it inserts into; created by the caller. */
   readonly table: string;
   readonly everyMs?: number;
+  /** The first id to insert (default 1): a later workload on the same table starts after an earlier one's `nextId`. */
+  readonly firstId?: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -27,12 +29,19 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  */
 export class Workload {
   readonly acked: AckedWrite[] = [];
-  private nextId = 1;
+  private next: number;
   private stopped = false;
   private loop: Promise<void> | undefined;
   private client: { pg: pg.Client; name: string } | undefined;
 
-  constructor(private readonly o: WorkloadOptions) {}
+  constructor(private readonly o: WorkloadOptions) {
+    this.next = o.firstId ?? 1;
+  }
+
+  /** The next id this workload would insert: every id below it was sent at most once. */
+  get nextId(): number {
+    return this.next;
+  }
 
   start(): void {
     this.loop = this.run();
@@ -67,7 +76,7 @@ export class Workload {
         await sleep(20);
         continue;
       }
-      const id = this.nextId++;
+      const id = this.next++;
       const startedAtMs = performance.now();
       try {
         const r = await this.client.pg.query<{ tl: string }>(

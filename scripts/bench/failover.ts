@@ -22,6 +22,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { Workload } from '../../chaos/workload.js';
+import { silenceIpServerNameWarning } from '../../src/tls/warnings.js';
 import { AgentCluster } from '../lib/agent-cluster.js';
 import { quantile } from '../lib/stats.js';
 
@@ -38,6 +40,7 @@ const faults = (option('faults')?.split(',') ?? FAULTS) as Fault[];
 if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs: expected a positive integer');
 for (const f of faults) if (!FAULTS.includes(f)) throw new Error(`--faults: unknown fault ${f} (expected ${FAULTS.join(', ')})`);
 const WRITE_EVERY_MS = 5;
+silenceIpServerNameWarning();
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const say = (text: string): void => {
@@ -65,61 +68,6 @@ async function healthy(timeoutMs: number): Promise<string> {
   }
 }
 
-/** The writer: inserts forever into the current writable primary, recording acknowledgement times. */
-class Writer {
-  acks: number[] = [];
-  private client: pg.Client | undefined;
-  private stopped = false;
-  private loop: Promise<void> | undefined;
-
-  start(): void {
-    this.loop = this.run();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.loop;
-    await this.client?.end().catch(() => undefined);
-  }
-
-  private async connectWritable(): Promise<pg.Client | undefined> {
-    for (const node of cluster.nodes) {
-      const client = new pg.Client({ host: '127.0.0.1', port: node.pgPort, user: 'postgres', password, database: 'postgres', connectionTimeoutMillis: 500, query_timeout: 1000 });
-      client.on('error', () => undefined);
-      try {
-        await client.connect();
-        const r = await client.query<{ ro: boolean }>('SELECT pg_is_in_recovery() AS ro');
-        if (r.rows[0]?.ro === false) return client;
-      } catch {
-        // try the next node
-      }
-      await client.end().catch(() => undefined);
-    }
-    return undefined;
-  }
-
-  private async run(): Promise<void> {
-    let seq = 0;
-    while (!this.stopped) {
-      if (this.client === undefined) {
-        this.client = await this.connectWritable();
-        if (this.client === undefined) {
-          await sleep(20);
-          continue;
-        }
-      }
-      try {
-        await this.client.query('INSERT INTO bench_writes (seq) VALUES ($1)', [seq++]);
-        this.acks.push(performance.now());
-        await sleep(WRITE_EVERY_MS);
-      } catch {
-        await this.client.end().catch(() => undefined);
-        this.client = undefined;
-      }
-    }
-  }
-}
-
 /**
  * The unavailability window: the longest gap between consecutive
  * acknowledgements that ends after the fault (an insert in flight when the
@@ -137,7 +85,7 @@ function window(acks: readonly number[], faultAt: number): number | undefined {
 }
 
 /** Wait until `recovered()` holds and a write was acknowledged after that. */
-async function untilRecovered(writer: Writer, recovered: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+async function untilRecovered(writer: Workload, recovered: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     if (performance.now() > deadline) throw new Error(`no recovery within ${timeoutMs} ms of the fault`);
@@ -145,12 +93,13 @@ async function untilRecovered(writer: Writer, recovered: () => Promise<boolean>,
     await sleep(50);
   }
   const at = performance.now();
-  while (!writer.acks.some((a) => a > at)) {
+  while (!writer.acked.some((w) => w.ackedAtMs > at)) {
     if (performance.now() > deadline) throw new Error(`no acknowledged write within ${timeoutMs} ms of the fault`);
     await sleep(20);
   }
 }
 
+let nextId = 1;
 const results: Record<Fault, number[]> = { host_loss: [], pg_crash: [], switchover: [] };
 try {
   await cluster.startAll();
@@ -158,14 +107,14 @@ try {
   password = await cluster.superuserPassword(primary);
   const setup = new pg.Client({ host: '127.0.0.1', port: cluster.node(primary).pgPort, user: 'postgres', password, database: 'postgres' });
   await setup.connect();
-  await setup.query('CREATE TABLE IF NOT EXISTS bench_writes (seq bigint, at timestamptz DEFAULT now())');
+  await setup.query('CREATE TABLE IF NOT EXISTS bench_writes (id bigint primary key, at timestamptz DEFAULT now())');
   await setup.end();
   say(`cluster up in ${baseDir}; ${runs} run(s) of ${faults.join(', ')}`);
 
   for (let run = 1; run <= runs; run++) {
     for (const fault of faults) {
       const primaryNow = await healthy(120_000);
-      const writer = new Writer();
+      const writer = new Workload({ targets: cluster.nodes.map((n) => ({ name: n.name, host: n.host, port: n.pgPort })), password, table: 'bench_writes', everyMs: WRITE_EVERY_MS, firstId: nextId });
       writer.start();
       await sleep(1_500);
       const faultAt = performance.now();
@@ -192,7 +141,8 @@ try {
       }
       await sleep(1_000);
       await writer.stop();
-      const ms = window(writer.acks, faultAt);
+      nextId = writer.nextId;
+      const ms = window(writer.acked.map((w) => w.ackedAtMs), faultAt);
       if (ms === undefined) throw new Error(`${fault}: no write before or after the fault`);
       results[fault].push(ms);
       say(`run ${run} ${fault.padEnd(9)} primary ${primaryNow}: writes unavailable for ${Math.round(ms)} ms`);
