@@ -46,11 +46,8 @@ export function checkHandover(state: ClusterState, request: HandoverRequest): Ha
   return { from: leader.member, epoch: leader.epoch };
 }
 
-/** Whose WAL position decides: the named candidate, or every member but the primary. */
-export function membersToAsk(state: ClusterState, from: string, candidate: string | null): string[] {
-  if (candidate !== null) return [candidate];
-  return Object.keys(state.members).filter((name) => name !== from).sort();
-}
+/** The primary's own rule for whose WAL position decides (src/ha/switchover.ts), so the check asks the same members. */
+export { membersToAsk } from '../ha/switchover.js';
 
 /** The candidate the failover rules accept on `positions`; refused with every exclusion listed otherwise. */
 export function checkCandidates(state: ClusterState, positions: readonly CandidatePosition[], candidate: string | null): CandidateChoice & { ok: true } {

@@ -4,7 +4,7 @@ import type { Logger } from '../lib/logger.js';
 import type { CandidatePosition, Exclusion } from './candidates.js';
 import type { HaExecutor } from './executor.js';
 import type { Fence } from './fence.js';
-import { caughtUpWithShutdown, decideSwitchover, type SwitchoverDecision } from './switchover.js';
+import { caughtUpWithShutdown, decideSwitchover, handoverCommand, HANDOVER_LEASE_RESERVE_MS, type SwitchoverDecision } from './switchover.js';
 
 /**
  * The primary's side of a switchover, executed (the rules are in
@@ -37,8 +37,6 @@ export interface SwitchoverRunnerOptions {
 
 export type SwitchoverCancelReason = 'NO_CANDIDATE' | 'STOP_FAILED' | 'UNCLEAN_SHUTDOWN' | 'CANDIDATE_BEHIND' | 'PROMOTE_REFUSED';
 
-/** Kept back from the lease for the last steps (the promote proposal, the fence's own slack). */
-const LEASE_RESERVE_MS = 400;
 const CATCH_UP_POLL_MS = 50;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -95,7 +93,7 @@ export class SwitchoverRunner {
     log.warn({ timeline: d.timeline, excluded: d.excluded, leaseRemainingMs: Math.round(this.o.leaseRemainingMs()) }, 'ha.switchover_started');
     let checkpointLsn: string | null;
     try {
-      checkpointLsn = await this.o.executor.stopForSwitchover(state, this.o.leaseRemainingMs() - LEASE_RESERVE_MS);
+      checkpointLsn = await this.o.executor.stopForSwitchover(state, this.o.leaseRemainingMs() - HANDOVER_LEASE_RESERVE_MS);
     } catch (error) {
       // Still running (the checkpoint failed) or not stopped: the next loop sees which. One attempt
       // per request: an operator asks again rather than the primary stalling in a retry loop.
@@ -111,7 +109,7 @@ export class SwitchoverRunner {
     }
     let position: CandidatePosition | undefined;
     for (;;) {
-      const remaining = this.o.leaseRemainingMs() - LEASE_RESERVE_MS;
+      const remaining = this.o.leaseRemainingMs() - HANDOVER_LEASE_RESERVE_MS;
       if (remaining <= 0) {
         log.error({ checkpointLsn, candidateLsn: position?.receiveLsn ?? null }, 'ha.switchover_candidate_behind');
         await this.cancel('CANDIDATE_BEHIND', []);
@@ -132,17 +130,10 @@ export class SwitchoverRunner {
     // held before; the lifecycle renews first, and that renewal and this promote exclude each other.
     this.o.forgetLease();
     const requestedAt = state.switchover?.requestedAtMs;
-    const result = await this.o.store.propose({
-      type: 'promote',
-      atMs: this.o.wallNow(),
-      candidate: d.candidate,
-      expectedEpoch: d.expectedEpoch,
-      timeline: d.timeline,
-      reason: `switchover from ${this.o.self}${requestedAt === undefined ? '' : ` requested at ${new Date(requestedAt).toISOString()}`}`,
-      kind: 'switchover',
-      switchLsn: position.receiveLsn!,
-      expectedRenewalSeq: current.leader.lastRenewal.seq,
-    });
+    const reason = `switchover from ${this.o.self}${requestedAt === undefined ? '' : ` requested at ${new Date(requestedAt).toISOString()}`}`;
+    const result = await this.o.store.propose(
+      handoverCommand(d, { switchLsn: position.receiveLsn!, expectedRenewalSeq: current.leader.lastRenewal.seq, reason, atMs: this.o.wallNow() }),
+    );
     if (!result.ok) {
       log.error({ code: result.code, detail: result.reason }, 'ha.switchover_promote_refused');
       await this.cancel('PROMOTE_REFUSED', []);

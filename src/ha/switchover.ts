@@ -1,4 +1,5 @@
 import { compareLsn, type Lsn } from '../cluster/lsn.js';
+import type { ClusterCommandInput } from '../cluster/commands.js';
 import type { ClusterState } from '../cluster/state.js';
 import { chooseFailoverCandidate, type CandidateChoice, type CandidatePosition, type Exclusion } from './candidates.js';
 
@@ -49,12 +50,17 @@ export function decideSwitchover(o: SwitchoverObservation): SwitchoverDecision {
   if (request.from !== o.self || state.leader?.member !== o.self) return { kind: 'none', reason: 'NOT_FROM_SELF' };
   if (request.scheduledAtMs !== null && o.wallNowMs < request.scheduledAtMs) return { kind: 'none', reason: 'SCHEDULED', waitMs: request.scheduledAtMs - o.wallNowMs };
   if (o.candidates === null) {
-    const members = request.to !== null ? [request.to] : Object.keys(state.members).filter((name) => name !== o.self).sort();
-    return { kind: 'queryCandidates', members, reason: 'REQUESTED' };
+    return { kind: 'queryCandidates', members: membersToAsk(state, o.self, request.to), reason: 'REQUESTED' };
   }
   const choice = chooseSwitchoverCandidate(state, o.candidates, request.to);
   if (!choice.ok) return { kind: 'cancel', reason: 'NO_CANDIDATE', excluded: choice.excluded };
   return { kind: 'execute', candidate: choice.member, expectedEpoch: state.leader.epoch, timeline: choice.timeline + 1, excluded: choice.excluded, reason: 'REQUESTED' };
+}
+
+/** Whose WAL position decides a switchover from `from`: the named member, or every member but the primary, sorted. */
+export function membersToAsk(state: ClusterState, from: string, to: string | null): string[] {
+  if (to !== null) return [to];
+  return Object.keys(state.members).filter((name) => name !== from).sort();
 }
 
 /**
@@ -78,4 +84,31 @@ export function chooseSwitchoverCandidate(state: ClusterState, positions: readon
  */
 export function caughtUpWithShutdown(position: CandidatePosition, checkpointLsn: Lsn): boolean {
   return position.healthy && position.receiveLsn !== null && compareLsn(position.receiveLsn, checkpointLsn) > 0;
+}
+
+/** Kept back from the lease for the handover's last steps (the promote proposal, the fence's own slack). */
+export const HANDOVER_LEASE_RESERVE_MS = 400;
+
+/**
+ * The promote a stopped primary commits to hand over — one place for the
+ * agent and the simulator. `expectedRenewalSeq` is the primary's last
+ * renewal (read linearizably): apply refuses the promote if any renewal
+ * commits before it, which is what keeps a stale old primary from running
+ * beside the new one (seed 196).
+ */
+export function handoverCommand(
+  d: { readonly candidate: string; readonly expectedEpoch: number; readonly timeline: number },
+  handover: { readonly switchLsn: string; readonly expectedRenewalSeq: number | null; readonly reason: string; readonly atMs: number },
+): ClusterCommandInput {
+  return {
+    type: 'promote',
+    atMs: handover.atMs,
+    candidate: d.candidate,
+    expectedEpoch: d.expectedEpoch,
+    timeline: d.timeline,
+    reason: handover.reason,
+    kind: 'switchover',
+    switchLsn: handover.switchLsn,
+    expectedRenewalSeq: handover.expectedRenewalSeq,
+  };
 }

@@ -5,7 +5,7 @@ import { initialClusterState, type ClusterState } from '../../cluster/state.js';
 import type { DynamicConfig } from '../../config/dynamic.js';
 import type { CandidatePosition } from '../../ha/candidates.js';
 import { decideFailover, decideLocal, failoverCommand, firstLeaseCommand, type HaObservation, type LocalDecision } from '../../ha/decide.js';
-import { caughtUpWithShutdown, decideSwitchover } from '../../ha/switchover.js';
+import { caughtUpWithShutdown, decideSwitchover, handoverCommand, HANDOVER_LEASE_RESERVE_MS } from '../../ha/switchover.js';
 import { decideSync, type ReplicationRow } from '../../ha/sync.js';
 import type { Entry } from '../../raft/core/types.js';
 import type { SimNode } from '../node-process.js';
@@ -13,8 +13,6 @@ import type { HaViolation, HaRecorder } from './checkers.js';
 import type { PgModel } from './pg.js';
 import { appendWrite, fork, lsnText, walEnd, walTimeline } from './wal.js';
 
-/** As the real runner (switchover-runner.ts): kept back from the lease for the promote proposal. */
-const HANDOVER_RESERVE_MS = 400;
 
 /** A switchover this primary is running: PostgreSQL stopped cleanly, waiting for the candidate to have the shutdown checkpoint. */
 interface Handover {
@@ -368,7 +366,7 @@ export class HaAgent {
     }
     if (decision.kind !== 'execute' || this.confirmedRenewalSentAtMs === null) return false;
     const values = this.state.config.values;
-    const deadlineMs = this.confirmedRenewalSentAtMs + values.ttl_ms - values.safety_margin_ms - HANDOVER_RESERVE_MS;
+    const deadlineMs = this.confirmedRenewalSentAtMs + values.ttl_ms - values.safety_margin_ms - HANDOVER_LEASE_RESERVE_MS;
     if (deadlineMs <= nowMs) return false;
     const pg = this.pg;
     const checkpoint = walEnd(pg.wal);
@@ -405,7 +403,7 @@ export class HaAgent {
         const unsafe = this.env.broken.unsafeHandover;
         if (!unsafe) this.forgetLease();
         const expectedRenewalSeq = unsafe ? null : leader.lastRenewal.seq;
-        this.propose({ type: 'promote', atMs: nowMs, candidate: h.candidate, expectedEpoch: h.epoch, timeline: h.timeline, reason: 'switchover', kind: 'switchover', switchLsn: position.receiveLsn!, expectedRenewalSeq });
+        this.propose(handoverCommand({ candidate: h.candidate, expectedEpoch: h.epoch, timeline: h.timeline }, { switchLsn: position.receiveLsn!, expectedRenewalSeq, reason: 'switchover', atMs: nowMs }));
       }
     }
     return true;

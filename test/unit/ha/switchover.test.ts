@@ -2,7 +2,7 @@ import test from 'ava';
 import { parseDynamicConfig } from '../../../src/config/dynamic.js';
 import { DEFAULT_TAGS, initialClusterState, type ClusterState, type Switchover } from '../../../src/cluster/state.js';
 import type { CandidatePosition } from '../../../src/ha/candidates.js';
-import { caughtUpWithShutdown, chooseSwitchoverCandidate, decideSwitchover } from '../../../src/ha/switchover.js';
+import { caughtUpWithShutdown, chooseSwitchoverCandidate, decideSwitchover, handoverCommand } from '../../../src/ha/switchover.js';
 import { TEST_CREDENTIALS } from '../cluster/helpers.js';
 
 function state(switchover: Switchover | null, overrides: Partial<ClusterState> = {}): ClusterState {
@@ -55,4 +55,9 @@ test('the stopped primary hands over only once the candidate has received its sh
   t.true(caughtUpWithShutdown(position('n2', '0/5000118'), '0/50000A0'));
   t.false(caughtUpWithShutdown(position('n2', '0/5000118', { healthy: false }), '0/50000A0'));
   t.false(caughtUpWithShutdown(position('n2', null), '0/50000A0'));
+});
+
+test('the handover promote carries the renewal it was decided on (the agent and the simulator build it here)', (t) => {
+  const command = handoverCommand({ candidate: 'n2', expectedEpoch: 3, timeline: 3 }, { switchLsn: '0/5000118', expectedRenewalSeq: 7, reason: 'switchover from n1', atMs: 9 });
+  t.deepEqual(command, { type: 'promote', atMs: 9, candidate: 'n2', expectedEpoch: 3, timeline: 3, reason: 'switchover from n1', kind: 'switchover', switchLsn: '0/5000118', expectedRenewalSeq: 7 });
 });
