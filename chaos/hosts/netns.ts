@@ -1,5 +1,8 @@
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { promisify } from 'node:util';
+import type { AgentPlacement } from '../../scripts/lib/agent-cluster.js';
+import { IptablesFaults } from './iptables.js';
+import type { ChaosHost, ChaosHosts, CutMode } from './types.js';
 
 const run = promisify(execFile);
 
@@ -11,45 +14,46 @@ const run = promisify(execFile);
  * after a crash of the run, through `sweepStale` — removes exactly what
  * this run made. Needs root and iproute2 + iptables.
  *
- * Partitions are iptables rules inside the namespaces, in a chain of
- * pgherd's own (PGHERD-CHAOS) jumped to from INPUT and OUTPUT, so healing
- * is flushing that chain: REJECT with a TCP reset by default, so a cut
- * connection fails at once, as on a real network a dead peer's does not
- * — DROP is available for silent loss.
+ * Partitions are iptables rules inside the namespaces (./iptables.ts).
  */
 
-export interface NetnsHost {
-  readonly name: string;
+export interface NetnsHost extends ChaosHost {
   readonly namespace: string;
-  readonly address: string;
 }
 
 export interface NetnsNetworkOptions {
   /** Node names, e.g. n1..n3. */
   readonly nodes: readonly string[];
-  /** Third octet of 10.231.X.0/24; default derived from the pid (one subnet per concurrent run). */
+  /** Third octet of 10.231.X.0/24; default: the first one no interface of this machine uses. */
   readonly subnetOctet?: number;
 }
 
-const CHAIN = 'PGHERD-CHAOS';
 /** Interface names are at most 15 characters: prefix (8) + suffix. */
 const PREFIX_MARK = 'phc';
 
-export type CutMode = 'reject' | 'drop';
+export type { CutMode };
 
-export class NetnsNetwork {
+export class NetnsNetwork implements ChaosHosts {
+  readonly kind = 'netns';
   private destroyed = false;
+  private readonly faults: IptablesFaults;
 
   private constructor(
     readonly prefix: string,
     readonly bridge: string,
     readonly bridgeAddress: string,
     readonly hosts: readonly NetnsHost[],
-  ) {}
+  ) {
+    this.faults = new IptablesFaults((host, command, args) => this.exec(host, command, args), hosts, bridgeAddress);
+  }
 
   /** The subnet of the bridge: the nodes and the root namespace's address. */
   get cidr(): string {
     return `${this.bridgeAddress.replace(/\.\d+$/, '.0')}/24`;
+  }
+
+  get placement(): AgentPlacement {
+    return { host: (name) => this.host(name).address, clientCidrs: [this.cidr], launch: (name, argv) => this.launch(name, argv) };
   }
 
   /** The command line that runs `argv` inside `name`'s namespace (`ip netns exec` execs it: the PID is the program's). */
@@ -74,7 +78,7 @@ export class NetnsNetwork {
   static async create(options: NetnsNetworkOptions): Promise<NetnsNetwork> {
     const id = process.pid.toString(36).slice(-5).padStart(5, '0');
     const prefix = `${PREFIX_MARK}${id}`;
-    const octet = options.subnetOctet ?? (process.pid % 250) + 1;
+    const octet = options.subnetOctet ?? (await freeOctet());
     const subnet = `10.231.${octet}`;
     const bridge = `${prefix}br`;
     const hosts = options.nodes.map((name, i) => ({ name, namespace: `${prefix}-${name}`, address: `${subnet}.${i + 1}` }));
@@ -83,6 +87,9 @@ export class NetnsNetwork {
       await ip('link', 'add', bridge, 'type', 'bridge');
       await ip('addr', 'add', `${network.bridgeAddress}/24`, 'dev', bridge);
       await ip('link', 'set', bridge, 'up');
+      // Traffic between the namespaces crosses the bridge: if something (dockerd) set the root
+      // namespace's FORWARD policy to DROP with bridge netfilter on, it would vanish silently.
+      await run('iptables', forwardRule('-I', bridge));
       for (const [i, host] of hosts.entries()) {
         const outside = `${prefix}v${i}`;
         await ip('netns', 'add', host.namespace);
@@ -91,10 +98,7 @@ export class NetnsNetwork {
         await network.exec(host.name, 'ip', ['addr', 'add', `${host.address}/24`, 'dev', 'eth0']);
         await network.exec(host.name, 'ip', ['link', 'set', 'eth0', 'up']);
         await network.exec(host.name, 'ip', ['link', 'set', 'lo', 'up']);
-        await network.exec(host.name, 'iptables', ['-N', CHAIN]);
-        await network.exec(host.name, 'iptables', ['-A', 'INPUT', '-j', CHAIN]);
-        await network.exec(host.name, 'iptables', ['-A', 'OUTPUT', '-j', CHAIN]);
-        await network.passResets(host.name);
+        await network.faults.install(host.name);
       }
     } catch (error) {
       await network.destroy();
@@ -121,42 +125,21 @@ export class NetnsNetwork {
     return spawn(ipCommand!, rest, options);
   }
 
-  /** Cut all traffic between `a` and each of `others`, both directions, on both sides. */
-  async cut(a: string, others: readonly string[], mode: CutMode = 'reject'): Promise<void> {
-    for (const b of others) {
-      await this.block(a, this.host(b).address, mode);
-      await this.block(b, this.host(a).address, mode);
-    }
+  cut(a: string, others: readonly string[], mode: CutMode = 'reject'): Promise<void> {
+    return this.faults.cut(a, others, mode);
   }
 
   /** Isolate `name` from every other node and from the root namespace (the workload's clients too). */
-  async isolate(name: string, mode: CutMode = 'reject'): Promise<void> {
-    await this.cut(name, this.hosts.filter((h) => h.name !== name).map((h) => h.name), mode);
-    await this.block(name, this.bridgeAddress, mode);
+  isolate(name: string, mode: CutMode = 'reject'): Promise<void> {
+    return this.faults.isolate(name, mode);
   }
 
-  /** Lose this fraction of packets to and from `name` (0 < p < 1). */
-  async lossy(name: string, probability: number): Promise<void> {
-    if (!(probability > 0 && probability < 1)) throw new Error(`packet loss probability must be in (0, 1), got ${probability}`);
-    await this.exec(name, 'iptables', ['-A', CHAIN, '-m', 'statistic', '--mode', 'random', '--probability', String(probability), '-j', 'DROP']);
+  lossy(name: string, probability: number): Promise<void> {
+    return this.faults.lossy(name, probability);
   }
 
-  /** Remove every fault rule in every namespace. */
-  async heal(): Promise<void> {
-    for (const host of this.hosts) {
-      await this.exec(host.name, 'iptables', ['-F', CHAIN]);
-      await this.passResets(host.name);
-    }
-  }
-
-  /**
-   * First rule of the chain: TCP resets always pass, so the reset a REJECT
-   * answers with reaches the connecting side instead of being dropped by
-   * the rule for the opposite direction (a reset only ends a connection
-   * the partition has cut anyway).
-   */
-  private async passResets(name: string): Promise<void> {
-    await this.exec(name, 'iptables', ['-A', CHAIN, '-p', 'tcp', '--tcp-flags', 'RST', 'RST', '-j', 'RETURN']);
+  heal(): Promise<void> {
+    return this.faults.heal();
   }
 
   /** Delete the namespaces (their veth ends go with them) and the bridge. Idempotent; never throws for what is already gone. */
@@ -165,18 +148,23 @@ export class NetnsNetwork {
     this.destroyed = true;
     for (const host of this.hosts) await ip('netns', 'del', host.namespace).catch(() => undefined);
     await ip('link', 'del', this.bridge).catch(() => undefined);
+    await run('iptables', forwardRule('-D', this.bridge)).catch(() => undefined);
   }
+}
 
-  private async block(name: string, source: string, mode: CutMode): Promise<void> {
-    const target = mode === 'reject' ? ['-j', 'REJECT', '--reject-with', 'tcp-reset'] : ['-j', 'DROP'];
-    // tcp-reset only applies to TCP; everything else is dropped.
-    if (mode === 'reject') {
-      await this.exec(name, 'iptables', ['-A', CHAIN, '-s', source, '-p', 'tcp', ...target]);
-      await this.exec(name, 'iptables', ['-A', CHAIN, '-d', source, '-p', 'tcp', ...target]);
-    }
-    await this.exec(name, 'iptables', ['-A', CHAIN, '-s', source, '-j', 'DROP']);
-    await this.exec(name, 'iptables', ['-A', CHAIN, '-d', source, '-j', 'DROP']);
+/**
+ * An X whose 10.231.X.0/24 no interface of this machine has an address in,
+ * searched from a start drawn from the pid, so runs started at the same
+ * moment are unlikely to pick the same one.
+ */
+async function freeOctet(): Promise<number> {
+  const { stdout } = await run('ip', ['-o', '-4', 'addr', 'show']);
+  const used = new Set([...stdout.matchAll(/inet 10\.231\.(\d+)\./g)].map((m) => Number(m[1])));
+  for (let i = 0; i < 254; i++) {
+    const octet = ((process.pid + i) % 254) + 1;
+    if (!used.has(octet)) return octet;
   }
+  throw new Error('every subnet 10.231.1-254.0/24 is in use: run sweepStale() or remove old chaos bridges');
 }
 
 /**
@@ -211,10 +199,16 @@ export async function sweepStale(): Promise<string[]> {
     const match = new RegExp(`^(${PREFIX_MARK}[0-9a-z]{5})br$`).exec(name);
     if (match && stale(match[1]!)) {
       await ip('link', 'del', name).catch(() => undefined);
+      await run('iptables', forwardRule('-D', name)).catch(() => undefined);
       removed.push(name);
     }
   }
   return removed;
+}
+
+/** The root namespace's rule letting traffic between the hosts cross their bridge. */
+function forwardRule(action: '-I' | '-D', bridge: string): string[] {
+  return [action, 'FORWARD', '-i', bridge, '-o', bridge, '-j', 'ACCEPT'];
 }
 
 async function ip(...args: string[]): Promise<void> {

@@ -80,6 +80,12 @@ export interface AgentPlacement {
   readonly clientCidrs: readonly string[];
   /** The command line that runs `argv` on the node's host (e.g. `ip netns exec NS ...argv`). */
   readonly launch: (name: string, argv: readonly string[]) => readonly string[];
+  /**
+   * The launched process is not the agent itself but a client that runs it
+   * elsewhere and exits when it exits (`docker run`): the agent is then found
+   * by its command line among this machine's processes, to be signalled.
+   */
+  readonly launchWrapsAgent?: boolean;
 }
 
 export class AgentCluster {
@@ -137,8 +143,21 @@ export class AgentCluster {
     return node;
   }
 
+  /** The launched process: the agent itself, unless the placement wraps it. */
   pid(name: string): number | undefined {
     return this.children.get(name)?.pid;
+  }
+
+  /** The agent's own process, to signal. */
+  async agentPid(name: string): Promise<number | undefined> {
+    if (!this.running(name)) return undefined;
+    if (this.placement?.launchWrapsAgent !== true) return this.pid(name);
+    const configFile = this.node(name).configFile;
+    for (const pid of await processIds()) {
+      const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+      if (argv.includes(CLI) && argv.includes('run') && argv.includes(configFile)) return pid;
+    }
+    return undefined;
   }
 
   running(name: string): boolean {
@@ -179,19 +198,30 @@ export class AgentCluster {
 
   /** SIGTERM and wait for the agent to exit (it stops its PostgreSQL first). */
   async stop(name: string, timeoutMs = 60_000): Promise<void> {
-    const child = this.children.get(name);
-    if (!child || !this.running(name)) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const pid = await this.agentPid(name);
+    if (pid === undefined) return;
+    const signal = (sig: NodeJS.Signals): void => {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // already gone
+      }
+    };
+    signal('SIGTERM');
+    const timer = setTimeout(() => signal('SIGKILL'), timeoutMs);
     await this.exits.get(name);
     clearTimeout(timer);
   }
 
   /** SIGKILL the agent only (its PostgreSQL and fence keep running). */
   async killAgent(name: string): Promise<void> {
-    const child = this.children.get(name);
-    if (!child || !this.running(name)) return;
-    child.kill('SIGKILL');
+    const pid = await this.agentPid(name);
+    if (pid === undefined) return;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
     await this.exits.get(name);
   }
 
@@ -235,7 +265,7 @@ export class AgentCluster {
       }
     };
     const postmaster = await this.postmasterPid(name);
-    const others = [this.pid(name), await this.fencePid(name)].filter((p): p is number => p !== undefined);
+    const others = [await this.agentPid(name), await this.fencePid(name)].filter((p): p is number => p !== undefined);
     // The postmaster first (no new children after a STOP or KILL), then its children, then agent and fence.
     if (postmaster !== undefined) {
       send(postmaster);

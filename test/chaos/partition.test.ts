@@ -28,7 +28,7 @@ netnsTest('partition: the isolated primary is replaced, and after the heal it re
   // what the primary acknowledged but had not streamed when it was cut off: bounded, not zero).
   const cluster = await startAgentCluster(t, {
     dynamic: { synchronous_mode: 'on' },
-    placement: { host: (name) => network.host(name).address, clientCidrs: [network.cidr], launch: (name, argv) => network.launch(name, argv) },
+    placement: network.placement,
   });
   const first = await untilHealthy(cluster, BOOT_MS);
   const password = await superuserPassword(cluster, first.primary);
