@@ -19,6 +19,8 @@ export class MemoryHub {
   readonly transports = new Map<string, Transport>();
   readonly proposeHandlers = new Map<string, ProposeHandler>();
   readonly cut = new Set<string>();
+  /** Messages this returns true for are lost (after the cut is applied). */
+  drop: (m: Message) => boolean = () => false;
 
   transport(id: string, handlers: TransportHandlers, onProposeRequest?: ProposeHandler): Transport {
     this.handlers.set(id, handlers);
@@ -27,7 +29,7 @@ export class MemoryHub {
     const transport: Transport = {
       send: (messages: readonly Message[]) => {
         for (const m of messages) {
-          if (this.cut.has(m.from) || this.cut.has(m.to)) continue;
+          if (this.cut.has(m.from) || this.cut.has(m.to) || this.drop(m)) continue;
           setImmediate(() => this.handlers.get(m.to)?.onMessage(m));
         }
       },

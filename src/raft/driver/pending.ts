@@ -58,14 +58,24 @@ export class PendingProposals<T> {
 }
 
 interface PendingRead {
+  readonly context: Uint8Array;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
   readonly timer: NodeJS.Timeout;
   /** Set once the leader confirmed the read index; resolved when applied >= it. */
   index: number | undefined;
+  /** When the request was last handed to the core (monotonic ms); undefined: not yet (no leader known). */
+  sentAtMs: number | undefined;
 }
 
-/** Linearizable reads waiting for their ReadIndex answer and then for apply to catch up. */
+/**
+ * Linearizable reads waiting for their ReadIndex answer and then for apply
+ * to catch up. A request forwarded to a leader can be lost (the leader
+ * stepped down, the message was dropped, no leader was known yet): the
+ * driver sends unanswered ones again, with the same context, until their
+ * deadline. The leader ignores a context it already holds; a second
+ * answer is ignored here.
+ */
 export class PendingReads {
   private readonly byContext = new Map<string, PendingRead>();
   private nextId = 0;
@@ -74,7 +84,7 @@ export class PendingReads {
     return this.byContext.size;
   }
 
-  add(timeoutMs: number): { context: Uint8Array; done: Promise<void> } {
+  add(timeoutMs: number): { key: string; context: Uint8Array; done: Promise<void> } {
     const key = `${process.pid}-${this.nextId++}`;
     const context = new TextEncoder().encode(key);
     const done = new Promise<void>((resolve, reject) => {
@@ -82,16 +92,31 @@ export class PendingReads {
         this.byContext.delete(key);
         reject(new RaftTimeoutError('linearizable read', timeoutMs));
       }, timeoutMs);
-      this.byContext.set(key, { resolve, reject, timer, index: undefined });
+      this.byContext.set(key, { context, resolve, reject, timer, index: undefined, sentAtMs: undefined });
     });
-    return { context, done };
+    return { key, context, done };
+  }
+
+  /** The request `key` was handed to the core at `nowMs`. */
+  sent(key: string, nowMs: number): void {
+    const pending = this.byContext.get(key);
+    if (pending) pending.sentAtMs = nowMs;
+  }
+
+  /** Unanswered requests not sent since `beforeMs` (all unanswered ones without it): to send again. */
+  unanswered(beforeMs = Number.POSITIVE_INFINITY): { key: string; context: Uint8Array }[] {
+    const due: { key: string; context: Uint8Array }[] = [];
+    for (const [key, pending] of this.byContext) {
+      if (pending.index === undefined && (pending.sentAtMs === undefined || pending.sentAtMs <= beforeMs)) due.push({ key, context: pending.context });
+    }
+    return due;
   }
 
   /** The leader confirmed `context` at `index`. */
   confirmed(context: Uint8Array, index: number, applied: number): void {
     const key = new TextDecoder().decode(context);
     const pending = this.byContext.get(key);
-    if (!pending) return;
+    if (!pending || pending.index !== undefined) return;
     pending.index = index;
     this.appliedTo(applied);
   }
@@ -105,14 +130,13 @@ export class PendingReads {
     }
   }
 
-  /** Fail the ones the core may never answer (e.g. the request was dropped). */
-  rejectUnconfirmed(error: Error): void {
-    for (const [key, pending] of this.byContext) {
-      if (pending.index !== undefined) continue;
-      this.byContext.delete(key);
-      clearTimeout(pending.timer);
-      pending.reject(error);
-    }
+  /** Fail one request (the core refused it for good). */
+  reject(key: string, error: Error): void {
+    const pending = this.byContext.get(key);
+    if (!pending) return;
+    this.byContext.delete(key);
+    clearTimeout(pending.timer);
+    pending.reject(error);
   }
 
   rejectAll(): void {

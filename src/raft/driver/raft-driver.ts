@@ -8,7 +8,7 @@ import type { RaftOptions } from '../core/config.js';
 import { decodeConfChange } from '../core/conf-change.js';
 import { MemoryStorage } from '../core/memory-storage.js';
 import { RawNode } from '../core/raw-node.js';
-import type { ConfChange, ConfState, Entry, NodeId, RaftStatus, Ready, Snapshot, SoftState } from '../core/types.js';
+import { NONE, type ConfChange, type ConfState, type Entry, type NodeId, type RaftStatus, type Ready, type Snapshot, type SoftState } from '../core/types.js';
 import type { LogStore, StateMachine, Transport, TransportHandlers } from './contracts.js';
 import { PendingProposals, PendingReads } from './pending.js';
 import { decodeSnapshotData, encodeSnapshotData } from './snapshot-data.js';
@@ -53,6 +53,9 @@ interface DriverSettings {
   readonly proposeTimeoutMs: number;
   readonly readTimeoutMs: number;
 }
+
+/** A read request unanswered this long is sent again (lost with a leader change or a dropped message). */
+const READ_RETRY_MS = 500;
 
 export const DRIVER_DEFAULTS: DriverSettings = Object.freeze({
   tickMs: 100,
@@ -158,14 +161,29 @@ export class RaftDriver<R = unknown> extends EventEmitter<RaftDriverEvents> {
   /** Resolves once a linearizable read of the state machine is safe on this node. */
   read(timeoutMs = this.settings.readTimeoutMs): Promise<void> {
     this.assertRunning();
-    const { context, done } = this.reads.add(timeoutMs);
-    try {
-      this.node.readIndex(context);
-    } catch (error) {
-      this.reads.rejectUnconfirmed(error as Error);
-    }
+    const { key, context, done } = this.reads.add(timeoutMs);
+    this.sendRead(key, context);
     this.kick();
     return done;
+  }
+
+  /**
+   * Hand a read request to the core. With no leader known it stays pending:
+   * it is sent when one is (softState) or at the next retry, until its
+   * deadline. Any other refusal (the leader's queue is full) fails it.
+   */
+  private sendRead(key: string, context: Uint8Array): void {
+    try {
+      this.node.readIndex(context);
+      this.reads.sent(key, performance.now());
+    } catch (error) {
+      if (!(error instanceof NotLeaderError)) this.reads.reject(key, error as Error);
+    }
+  }
+
+  /** Send again the reads no leader has answered (`beforeMs`: only those last sent by then). */
+  private resendReads(beforeMs?: number): void {
+    for (const { key, context } of this.reads.unanswered(beforeMs)) this.sendRead(key, context);
   }
 
   /** Propose a membership change; resolves when it has been applied here. `address` is required for additions. */
@@ -270,6 +288,7 @@ export class RaftDriver<R = unknown> extends EventEmitter<RaftDriverEvents> {
   private onTick(): void {
     if (this.stopped) return;
     this.node.tick();
+    if (this.reads.size > 0) this.resendReads(performance.now() - READ_RETRY_MS);
     this.kick();
   }
 
@@ -332,10 +351,8 @@ export class RaftDriver<R = unknown> extends EventEmitter<RaftDriverEvents> {
   private onSoftState(softState: SoftState): void {
     const previous = this.softState;
     this.softState = softState;
-    if (previous.role === 'leader' && softState.role !== 'leader') {
-      // A forwarded read the old leader never answered would otherwise wait for its deadline.
-      this.reads.rejectUnconfirmed(new NotLeaderError(softState.leader));
-    }
+    // A read the old leader (or nobody) was asked would otherwise wait for its deadline: ask the new one.
+    if (softState.leader !== previous.leader && softState.leader !== NONE) this.resendReads();
     this.emit('softState', softState);
   }
 

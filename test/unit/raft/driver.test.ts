@@ -76,6 +76,36 @@ test('a follower refuses proposals with NotLeaderError naming the leader', async
   await until('replicated', () => nodes.every((n) => n.sm.count === 1));
 });
 
+test('a follower\'s read whose request to the leader was lost is sent again and completes', async (t) => {
+  const dir = await tempDir(t);
+  const hub = new MemoryHub();
+  const ids = ['n1', 'n2', 'n3'];
+  const nodes = await Promise.all(ids.map((id) => startNode(t, hub, dir, id, ids)));
+  await until('a leader known to all', () => nodes.some((n) => n.driver.isLeader()) && nodes.every((n) => n.driver.leaderId() !== ''));
+  const leader = nodes.find((n) => n.driver.isLeader())!;
+  const follower = nodes.find((n) => !n.driver.isLeader())!;
+  t.is(await leader.driver.propose(bytes('before')), 1);
+  let lost = 0;
+  hub.drop = (m) => m.type === 'readIndex' && m.from === follower.driver.status().id && lost++ === 0;
+  await follower.driver.read(5_000);
+  t.is(lost, 2, 'the first request was lost, a second one was sent');
+  t.is(follower.sm.count, 1, 'the read saw the earlier commit');
+});
+
+test('a read asked while no leader is known waits for one instead of failing', async (t) => {
+  const dir = await tempDir(t);
+  const hub = new MemoryHub();
+  const ids = ['n1', 'n2', 'n3'];
+  for (const id of ids) hub.cut.add(id);
+  const nodes = await Promise.all(ids.map((id) => startNode(t, hub, dir, id, ids)));
+  t.is(nodes[0]!.driver.leaderId(), '', 'no leader while every node is cut off');
+  const read = nodes[0]!.driver.read(5_000);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  hub.cut.clear();
+  await read;
+  t.not(nodes[0]!.driver.leaderId(), '');
+});
+
 test('a proposal that cannot commit times out with a typed error; stop() rejects what is pending', async (t) => {
   const dir = await tempDir(t);
   const hub = new MemoryHub();
