@@ -104,7 +104,7 @@ export interface HbaSpec {
   readonly clientCidrs: readonly string[];
 }
 
-/** pg_hba.conf text: superuser over the local socket only; replication and rewind only from members; scram everywhere. Pure. */
+/** pg_hba.conf text: superuser over the local socket only (also for a replication connection); replication and rewind only from members; scram everywhere. Pure. */
 export function renderHba(spec: HbaSpec): string {
   assertRoleName(spec.superuser);
   for (const cidr of [...spec.memberCidrs, ...spec.clientCidrs]) assertCidr(cidr);
@@ -112,6 +112,8 @@ export function renderHba(spec: HbaSpec): string {
     '# Written by pgherd; rewritten when the membership changes. Do not edit.',
     '# TYPE  DATABASE     USER                ADDRESS   METHOD',
     `local   all          ${spec.superuser}   scram-sha-256`,
+    // The agent asks its own standby which timeline it has replayed (IDENTIFY_SYSTEM).
+    `local   replication  ${spec.superuser}   scram-sha-256`,
     ...spec.memberCidrs.map((cidr) => `host    replication  ${REPLICATION_ROLE}   ${cidr}   scram-sha-256`),
     ...spec.memberCidrs.map((cidr) => `host    postgres     ${REWIND_ROLE}   ${cidr}   scram-sha-256`),
     ...spec.clientCidrs.map((cidr) => `host    all          all   ${cidr}   scram-sha-256`),

@@ -35,7 +35,7 @@ export interface PrimaryObservation extends Common {
 
 export interface ReplicaObservation extends Common {
   readonly role: 'replica';
-  /** The timeline being streamed (pg_stat_wal_receiver.received_tli) when streaming, else the last checkpoint's. */
+  /** The timeline being streamed (pg_stat_wal_receiver.received_tli) when streaming, else the one replayed (replayedTimeline). */
   readonly timeline: number;
   /** Whether a WAL receiver is connected to a primary. */
   readonly streaming: boolean;
@@ -88,7 +88,7 @@ export async function observe(conn: LocalConnection): Promise<Observation> {
     return {
       role: 'replica',
       ...common,
-      timeline: row.received_tli ?? base.checkpoint_tli,
+      timeline: row.received_tli ?? (await replayedTimeline(conn, base.checkpoint_tli)),
       streaming: row.status === 'streaming',
       receiveLsn: parseLsnOrNull(row.receive),
       replayLsn: parseLsnOrNull(row.replay),
@@ -96,6 +96,23 @@ export async function observe(conn: LocalConnection): Promise<Observation> {
       primarySlotName: row.slot,
     };
   });
+}
+
+/**
+ * The timeline a standby with no WAL receiver has replayed up to. Its
+ * control file's checkpoint timeline lags: it changes only at the next
+ * restartpoint, minutes after a promotion, and a replica reported a
+ * timeline behind is no failover candidate — after two failovers in a row
+ * none would be. IDENTIFY_SYSTEM on a replication connection to the
+ * standby itself answers the replay timeline (what a cascading standby
+ * would be sent). Never lower than the checkpoint's.
+ */
+async function replayedTimeline(conn: LocalConnection, checkpointTimeline: number): Promise<number> {
+  const identified = await withConnection({ ...conn, replication: true }, 'identify the replayed timeline', async (client) => {
+    const row = (await client.query<{ timeline: string | number }>('IDENTIFY_SYSTEM')).rows[0];
+    return Number(row?.timeline);
+  });
+  return Number.isInteger(identified) && identified > checkpointTimeline ? identified : checkpointTimeline;
 }
 
 type Queryable = { query<R extends object>(text: string): Promise<{ rows: R[] }> };
@@ -125,6 +142,6 @@ export async function observePosition(conn: LocalConnection): Promise<PositionOb
       )
     ).rows[0]!;
     if (!row.in_recovery) return { role: 'primary', timeline: row.walfile === null ? null : parseInt(row.walfile.slice(0, 8), 16), lsn: parseLsnOrNull(row.current) };
-    return { role: 'replica', timeline: row.received_tli ?? row.checkpoint_tli, lsn: parseLsnOrNull(row.receive) ?? parseLsnOrNull(row.replay) };
+    return { role: 'replica', timeline: row.received_tli ?? (await replayedTimeline(conn, row.checkpoint_tli)), lsn: parseLsnOrNull(row.receive) ?? parseLsnOrNull(row.replay) };
   });
 }

@@ -14,6 +14,8 @@ export interface LocalConnection {
   readonly connectTimeoutMs?: number;
   /** Bounds each statement (server side and client side); default 5000. */
   readonly statementTimeoutMs?: number;
+  /** A replication connection that also runs SQL (replication=database): for IDENTIFY_SYSTEM. */
+  readonly replication?: boolean;
 }
 
 export const CONNECT_TIMEOUT_MS_DEFAULT = 2000;
@@ -37,6 +39,8 @@ export async function withConnection<T>(conn: LocalConnection, what: string, wor
     statement_timeout: statementTimeoutMs,
     query_timeout: statementTimeoutMs + 1000,
     application_name: 'pgherd',
+    // Not in @types/pg, but a documented connection parameter node-postgres sends in the startup packet.
+    ...(conn.replication === true ? ({ replication: 'database' } as object) : {}),
   });
   // An error event after connect (server shutdown) must not crash the agent; the pending query rejects anyway.
   client.on('error', () => {});

@@ -82,6 +82,7 @@ test('renderHba: scram only, superuser on the local socket only, replication and
   const rules = hba.split('\n').filter((l) => l !== '' && !l.startsWith('#')).map((l) => l.split(/\s+/));
   t.deepEqual(rules, [
     ['local', 'all', 'postgres', 'scram-sha-256'],
+    ['local', 'replication', 'postgres', 'scram-sha-256'],
     ['host', 'replication', 'pgherd_replicator', '10.0.0.7/32', 'scram-sha-256'],
     ['host', 'replication', 'pgherd_replicator', 'fd00::1/128', 'scram-sha-256'],
     ['host', 'postgres', 'pgherd_rewind', '10.0.0.7/32', 'scram-sha-256'],
