@@ -264,15 +264,30 @@ export class AgentCluster {
         // already gone
       }
     };
+    // A STOP or KILL hits the agent and the fence first: between two signals a live agent would see its
+    // postmaster gone and start a new one, outside the set being signalled (a "dead" host serving on).
+    // Then the postmaster (it forks no new backend after), then its children. A CONT wakes PostgreSQL
+    // first, so the agent wakes to the server it left.
+    const supervisors = [await this.agentPid(name), await this.fencePid(name)].filter((p): p is number => p !== undefined);
+    if (signal !== 'SIGCONT') supervisors.forEach(send);
     const postmaster = await this.postmasterPid(name);
-    const others = [await this.agentPid(name), await this.fencePid(name)].filter((p): p is number => p !== undefined);
-    // The postmaster first (no new children after a STOP or KILL), then its children, then agent and fence.
     if (postmaster !== undefined) {
       send(postmaster);
       for (const child of await childrenOf(postmaster)) send(child);
     }
-    for (const pid of others) send(pid);
+    if (signal === 'SIGCONT') supervisors.forEach(send);
     if (signal === 'SIGKILL') await this.exits.get(name);
+  }
+
+  /** Every process whose command line names the node's directory: what a dead host must not have left running. */
+  async processesOf(name: string): Promise<number[]> {
+    const dir = `${this.node(name).dir}/`;
+    const found: number[] = [];
+    for (const pid of await processIds()) {
+      const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+      if (argv.some((arg) => arg.includes(dir) || arg === this.node(name).dir)) found.push(pid);
+    }
+    return found;
   }
 
   /** The node's fence process: the one whose command line names this node's fence socket. */
