@@ -73,3 +73,37 @@ export function divergentNodes(primary: string, checksums: ReadonlyMap<string, s
   if (reference === undefined || reference === null) return [...checksums.keys()].sort();
   return [...checksums.entries()].filter(([, sum]) => sum !== reference).map(([name]) => name).sort();
 }
+
+/** One read the Reader saw answered: the highest id visible on `server`. */
+export interface ObservedRead {
+  readonly server: string;
+  readonly maxId: number;
+  readonly startedAtMs: number;
+  readonly doneAtMs: number;
+}
+
+/** A read that missed a write acknowledged before it began. */
+export interface StaleRead {
+  readonly read: ObservedRead;
+  /** The highest id acknowledged before the read began. */
+  readonly expectedAtLeast: number;
+}
+
+/**
+ * Reads from a writable server that did not see every write acknowledged
+ * before they began (ids are inserted in increasing order by one writer,
+ * so "every" is "the highest"). Pass only the writes that survived (not
+ * lost): in asynchronous mode a lost write is reported as lost, not again
+ * as every later read's staleness.
+ */
+export function staleReads(survived: readonly AckedWrite[], reads: readonly ObservedRead[]): StaleRead[] {
+  const byAck = [...survived].sort((a, b) => a.ackedAtMs - b.ackedAtMs);
+  const stale: StaleRead[] = [];
+  let next = 0;
+  let expected = 0;
+  for (const read of [...reads].sort((a, b) => a.startedAtMs - b.startedAtMs)) {
+    while (next < byAck.length && byAck[next]!.ackedAtMs < read.startedAtMs) expected = Math.max(expected, byAck[next++]!.id);
+    if (read.maxId < expected) stale.push({ read, expectedAtLeast: expected });
+  }
+  return stale;
+}

@@ -3,7 +3,7 @@
  * of the report (JSON, summary, timeline picture) and of the final line.
  * Every time is in milliseconds since the run started.
  */
-import type { AckedWrite, SplitBrain } from './checkers.js';
+import type { AckedWrite, SplitBrain, StaleRead } from './checkers.js';
 
 export type FaultKind =
   | 'kill-agent'
@@ -16,8 +16,7 @@ export type FaultKind =
   | 'partition-bridge'
   | 'partition-ring'
   | 'packet-loss'
-  | 'switchover'
-  | 'replace-node';
+  | 'switchover';
 
 /** One fault: injected at startMs, healed at healMs (null: never healed, the run broke off). */
 export interface FaultRecord {
@@ -53,6 +52,10 @@ export interface RunChecks {
   readonly recovery: { readonly boundMs: number; readonly recoveredAtMs: number | null; readonly ok: boolean };
   /** (d) Nodes whose test table's checksum differs from the primary's. */
   readonly divergent: readonly string[];
+  /** Reads from a writable server that missed a write acknowledged before they began. */
+  readonly staleReads: readonly StaleRead[];
+  /** How many reads the reader made (the denominator of staleReads). */
+  readonly reads: number;
 }
 
 export interface RunRecord {

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { AckedWrite } from './checkers.js';
+import type { AckedWrite, ObservedRead } from './checkers.js';
 
 export interface WorkloadTarget {
   readonly name: string;
@@ -53,25 +53,9 @@ export class Workload {
     await this.client?.pg.end().catch(() => undefined);
   }
 
-  private async connectWritable(): Promise<{ pg: pg.Client; name: string } | undefined> {
-    for (const target of this.o.targets) {
-      const client = new pg.Client({ host: target.host, port: target.port, user: 'postgres', password: this.o.password, database: 'postgres', connectionTimeoutMillis: 500, query_timeout: 2_000 });
-      client.on('error', () => undefined);
-      try {
-        await client.connect();
-        const r = await client.query<{ ro: boolean }>('SELECT pg_is_in_recovery() AS ro');
-        if (r.rows[0]?.ro === false) return { pg: client, name: target.name };
-      } catch {
-        // the next server
-      }
-      await client.end().catch(() => undefined);
-    }
-    return undefined;
-  }
-
   private async run(): Promise<void> {
     while (!this.stopped) {
-      this.client ??= await this.connectWritable();
+      this.client ??= await connectWritable(this.o.targets, this.o.password);
       if (this.client === undefined) {
         await sleep(20);
         continue;
@@ -85,6 +69,72 @@ export class Workload {
         );
         this.acked.push({ id, server: this.client.name, timeline: Number.parseInt(r.rows[0]!.tl, 16), startedAtMs, ackedAtMs: performance.now() });
         await sleep(this.o.everyMs ?? 5);
+      } catch {
+        await this.client.pg.end().catch(() => undefined);
+        this.client = undefined;
+      }
+    }
+  }
+}
+
+/**
+ * The first server of `targets` that accepts a connection and is not in
+ * recovery — what libpq's target_session_attrs=read-write does with a
+ * multi-host connection string.
+ */
+async function connectWritable(targets: readonly WorkloadTarget[], password: string): Promise<{ pg: pg.Client; name: string } | undefined> {
+  for (const target of targets) {
+    const client = new pg.Client({ host: target.host, port: target.port, user: 'postgres', password, database: 'postgres', connectionTimeoutMillis: 500, query_timeout: 2_000 });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      const r = await client.query<{ ro: boolean }>('SELECT pg_is_in_recovery() AS ro');
+      if (r.rows[0]?.ro === false) return { pg: client, name: target.name };
+    } catch {
+      // the next server
+    }
+    await client.end().catch(() => undefined);
+  }
+  return undefined;
+}
+
+/**
+ * A client reading from whichever server is writable, as an application's
+ * read-write session does: the highest id it sees, with when it asked.
+ * The single writer inserts ids in increasing order, so a read must see
+ * at least the highest id acknowledged before it began — a server that
+ * answers with less is a deposed primary still serving (a stale read).
+ */
+export class Reader {
+  readonly reads: ObservedRead[] = [];
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private client: { pg: pg.Client; name: string } | undefined;
+
+  constructor(private readonly o: Omit<WorkloadOptions, 'firstId'>) {}
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+    await this.client?.pg.end().catch(() => undefined);
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      this.client ??= await connectWritable(this.o.targets, this.o.password);
+      if (this.client === undefined) {
+        await sleep(20);
+        continue;
+      }
+      const startedAtMs = performance.now();
+      try {
+        const r = await this.client.pg.query<{ m: string }>(`SELECT coalesce(max(id), 0) AS m FROM ${this.o.table}`);
+        this.reads.push({ server: this.client.name, maxId: Number(r.rows[0]!.m), startedAtMs, doneAtMs: performance.now() });
+        await sleep(this.o.everyMs ?? 20);
       } catch {
         await this.client.pg.end().catch(() => undefined);
         this.client = undefined;

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { divergentNodes, lostWrites, splitBrains, type AckedWrite } from '../../chaos/checkers.js';
+import { divergentNodes, lostWrites, splitBrains, staleReads, type AckedWrite } from '../../chaos/checkers.js';
 
 let nextId = 0;
 const write = (server: string, timeline: number, startedAtMs: number, ackedAtMs: number): AckedWrite => ({ id: ++nextId, server, timeline, startedAtMs, ackedAtMs });
@@ -29,4 +29,13 @@ test('divergence: nodes whose table checksum differs from the primary\'s, or tha
   t.deepEqual(divergentNodes('n1', new Map([['n1', 'abc'], ['n2', 'abc'], ['n3', 'abc']])), []);
   t.deepEqual(divergentNodes('n1', new Map([['n1', 'abc'], ['n2', 'abd'], ['n3', null]])), ['n2', 'n3']);
   t.deepEqual(divergentNodes('n1', new Map([['n1', null], ['n2', 'abc']])), ['n1', 'n2'], 'no checksum from the primary: nothing converged');
+});
+
+test('stale reads: a read that misses a write acknowledged before it began fails; one that overlaps the write does not', (t) => {
+  const a = write('n1', 1, 0, 5);
+  const b = write('n1', 1, 10, 15);
+  const read = (server: string, maxId: number, startedAtMs: number) => ({ server, maxId, startedAtMs, doneAtMs: startedAtMs + 2 });
+  t.deepEqual(staleReads([a, b], [read('n1', a.id, 12), read('n1', b.id, 20)]), [], 'the read at 12 began before b was acknowledged');
+  const stale = read('n2', a.id, 20);
+  t.deepEqual(staleReads([a, b], [stale]), [{ read: stale, expectedAtLeast: b.id }], 'a deposed primary answering without b fails');
 });
