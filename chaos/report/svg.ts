@@ -310,11 +310,13 @@ function healAndRecovery(record: RunRecord, layout: Layout): string {
   const heal = record.finalHealMs;
   const line = (x: number, colour: string, dashed: boolean): string =>
     tag('line', { x1: x, x2: x, y1: layout.marksTop, y2: layout.plotBottom, stroke: colour, 'stroke-width': 2, 'stroke-dasharray': dashed ? '6 3' : undefined });
-  // The heal's label goes left of its line and the recovery's right, so the two do not run into each other; either flips where it would leave the plot.
+  // The heal's label goes left of its line and the recovery's right, so the two do not run into each other; either flips where it
+  // would leave the plot, and a recovery label flipped towards the heal's goes one line lower.
   const mark = (x: number, text: string, colour: string, side: 'left' | 'right'): string => {
     const widthPx = text.length * CHAR_PX;
     const left = side === 'left' ? x - 3 - widthPx >= LEFT_PX : x + 3 + widthPx > LEFT_PX + PLOT_PX;
-    return label({ x: left ? x - 3 : x + 3, y: layout.marksTop + 12, fill: colour, 'text-anchor': left ? 'end' : undefined }, text);
+    const y = layout.marksTop + (side === 'right' && left ? 24 : 12);
+    return label({ x: left ? x - 3 : x + 3, y, fill: colour, 'text-anchor': left ? 'end' : undefined }, text);
   };
   if (heal !== null) {
     const x = xOf(layout, heal);
