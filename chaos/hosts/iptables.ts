@@ -82,3 +82,25 @@ export class IptablesFaults {
     await this.exec(host, 'iptables', ['-A', CHAOS_CHAIN, '-d', peer, '-j', 'DROP']);
   }
 }
+
+/** The network faults of ChaosHosts, for a backend whose faults are these rules. */
+export abstract class IptablesFaultHosts {
+  protected abstract readonly faults: IptablesFaults;
+
+  cut(a: string, others: readonly string[], mode: CutMode = 'reject'): Promise<void> {
+    return this.faults.cut(a, others, mode);
+  }
+
+  /** Isolate `name` from every other node and from the clients (the workload). */
+  isolate(name: string, mode: CutMode = 'reject'): Promise<void> {
+    return this.faults.isolate(name, mode);
+  }
+
+  lossy(name: string, probability: number): Promise<void> {
+    return this.faults.lossy(name, probability);
+  }
+
+  heal(): Promise<void> {
+    return this.faults.heal();
+  }
+}

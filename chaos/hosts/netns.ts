@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { AgentPlacement } from '../../scripts/lib/agent-cluster.js';
-import { IptablesFaults } from './iptables.js';
+import { IptablesFaultHosts, IptablesFaults } from './iptables.js';
 import type { ChaosHost, ChaosHosts, CutMode } from './types.js';
 
 const run = promisify(execFile);
@@ -33,10 +33,10 @@ const PREFIX_MARK = 'phc';
 
 export type { CutMode };
 
-export class NetnsNetwork implements ChaosHosts {
+export class NetnsNetwork extends IptablesFaultHosts implements ChaosHosts {
   readonly kind = 'netns';
   private destroyed = false;
-  private readonly faults: IptablesFaults;
+  protected readonly faults: IptablesFaults;
 
   private constructor(
     readonly prefix: string,
@@ -44,6 +44,7 @@ export class NetnsNetwork implements ChaosHosts {
     readonly bridgeAddress: string,
     readonly hosts: readonly NetnsHost[],
   ) {
+    super();
     this.faults = new IptablesFaults((host, command, args) => this.exec(host, command, args), hosts, bridgeAddress);
   }
 
@@ -123,23 +124,6 @@ export class NetnsNetwork implements ChaosHosts {
   spawn(name: string, command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
     const [ipCommand, ...rest] = this.launch(name, [command, ...args]);
     return spawn(ipCommand!, rest, options);
-  }
-
-  cut(a: string, others: readonly string[], mode: CutMode = 'reject'): Promise<void> {
-    return this.faults.cut(a, others, mode);
-  }
-
-  /** Isolate `name` from every other node and from the root namespace (the workload's clients too). */
-  isolate(name: string, mode: CutMode = 'reject'): Promise<void> {
-    return this.faults.isolate(name, mode);
-  }
-
-  lossy(name: string, probability: number): Promise<void> {
-    return this.faults.lossy(name, probability);
-  }
-
-  heal(): Promise<void> {
-    return this.faults.heal();
   }
 
   /** Delete the namespaces (their veth ends go with them) and the bridge. Idempotent; never throws for what is already gone. */

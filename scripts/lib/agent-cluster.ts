@@ -153,7 +153,9 @@ export class AgentCluster {
     if (!this.running(name)) return undefined;
     if (this.placement?.launchWrapsAgent !== true) return this.pid(name);
     const configFile = this.node(name).configFile;
+    const wrapper = this.pid(name);
     for (const pid of await processIds()) {
+      if (pid === wrapper) continue; // the wrapper's own command line may carry the agent's words
       const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
       if (argv.includes(CLI) && argv.includes('run') && argv.includes(configFile)) return pid;
     }

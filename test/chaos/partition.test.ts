@@ -3,7 +3,7 @@ import { lostWrites, splitBrains } from '../../chaos/checkers.js';
 import { NetnsNetwork } from '../../chaos/hosts/netns.js';
 import { Workload } from '../../chaos/workload.js';
 import { untilValue } from '../helpers/wait.js';
-import { startAgentCluster, superuserPassword, tryQuery, untilHealthy } from '../integration/agent/helpers.js';
+import { startAgentCluster, superuserPassword, tryQuery, untilHealthy, untilSyncStandby } from '../integration/agent/helpers.js';
 
 /*
  * Three agents with PostgreSQL in synchronous mode, each in a network
@@ -31,6 +31,7 @@ netnsTest('partition: the isolated primary is replaced, and after the heal it re
     placement: network.placement,
   });
   const first = await untilHealthy(cluster, BOOT_MS);
+  await untilSyncStandby(cluster);
   const password = await superuserPassword(cluster, first.primary);
   const created = await tryQuery(cluster, first.primary, password, 'CREATE TABLE p (id bigint primary key)');
   t.false(created instanceof Error, String(created));

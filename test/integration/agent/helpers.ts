@@ -43,6 +43,21 @@ export async function untilHealthy(cluster: AgentCluster, timeoutMs: number, exp
   }, 250);
 }
 
+/**
+ * Synchronous mode promotes only a recorded synchronous standby, and the
+ * primary records one a moment after the replicas stream: wait until a
+ * replica's /sync answers 200 before a fault that needs a failover.
+ */
+export async function untilSyncStandby(cluster: AgentCluster, timeoutMs = 30_000): Promise<string> {
+  return untilValue('a recorded synchronous standby', timeoutMs, async () => {
+    for (const node of cluster.nodes) {
+      const response = await fetch(`http://${node.host}:${node.httpPort}/sync`, { signal: AbortSignal.timeout(1_000) }).catch(() => undefined);
+      if (response?.status === 200) return node.name;
+    }
+    return undefined;
+  }, 200);
+}
+
 export async function superuserPassword(cluster: AgentCluster, name: string): Promise<string> {
   return cluster.superuserPassword(name);
 }

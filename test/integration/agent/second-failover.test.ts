@@ -1,7 +1,6 @@
 import test from 'ava';
-import type { AgentCluster } from '../../../scripts/lib/agent-cluster.js';
 import { untilValue } from '../../helpers/wait.js';
-import { startAgentCluster, superuserPassword, tryQuery, untilHealthy } from './helpers.js';
+import { startAgentCluster, superuserPassword, tryQuery, untilHealthy, untilSyncStandby } from './helpers.js';
 
 /*
  * Found by the chaos suite (seed 1, smoke profile): two failovers within a
@@ -17,25 +16,12 @@ import { startAgentCluster, superuserPassword, tryQuery, untilHealthy } from './
 const BOOT_MS = 120_000;
 const FAILOVER_MS = 45_000;
 
-/** Synchronous mode promotes only a recorded synchronous standby: wait until one is. */
-async function untilSyncStandby(cluster: AgentCluster, primary: string): Promise<string[]> {
-  const admin = await cluster.admin(primary);
-  try {
-    return await untilValue('a synchronous standby recorded', 30_000, async () => {
-      const members = (await admin.clusterStatus()).syncMembers;
-      return members.length > 0 && !members.includes(primary) ? [...members] : undefined;
-    }, 250);
-  } finally {
-    admin.close();
-  }
-}
-
 test.serial('a second failover soon after the first: the replicas, no longer streaming, are still candidates on the new timeline', async (t) => {
   const cluster = await startAgentCluster(t, { dynamic: { synchronous_mode: 'on' } });
   const first = await untilHealthy(cluster, BOOT_MS);
   const password = await superuserPassword(cluster, first.primary);
   t.false((await tryQuery(cluster, first.primary, password, 'CREATE TABLE s (id int primary key); INSERT INTO s VALUES (1)')) instanceof Error);
-  await untilSyncStandby(cluster, first.primary);
+  await untilSyncStandby(cluster);
 
   await cluster.signalHost(first.primary, 'SIGKILL');
   // A dead host serves nothing: the harness once killed the postmaster before the agent, which started a new one.
@@ -47,7 +33,7 @@ test.serial('a second failover soon after the first: the replicas, no longer str
   cluster.start(first.primary);
   const healed = await untilHealthy(cluster, BOOT_MS);
   t.is(healed.primary, second.name);
-  await untilSyncStandby(cluster, second.name);
+  await untilSyncStandby(cluster);
 
   await cluster.signalHost(second.name, 'SIGKILL');
   const killedAt = performance.now();
