@@ -14,7 +14,7 @@ import type { CandidatePosition } from './candidates.js';
 import { decideFailover, decideLocal, decideRaftLeadership, failoverCommand, firstLeaseCommand, type HaObservation, type LocalDecision } from './decide.js';
 import { decidePrimaryDuties } from './duties.js';
 import type { HaExecutor } from './executor.js';
-import type { Fence } from './fence.js';
+import type { FenceKeeper } from './fence-keeper.js';
 import { primaryLeaseRemainingMs } from './lease.js';
 import { decideLifecycle, type DataDirSummary, type LifecycleAction } from './lifecycle.js';
 import { SwitchoverRunner } from './switchover-runner.js';
@@ -44,7 +44,8 @@ export interface HaLoopOptions {
   readonly osUser: PgOsUser;
   readonly registration: Omit<MemberRegistration, 'registeredAtMs'>;
   readonly queryPositions: (members: readonly string[], timeoutMs: number) => Promise<CandidatePosition[]>;
-  readonly fence: Fence | null;
+  /** Replaced by the loop when it fired or was lost (FenceKeeper.ensure). */
+  readonly fence: FenceKeeper | null;
   readonly log: Logger;
   readonly now: () => number;
   readonly wallNow: () => number;
@@ -246,6 +247,7 @@ export class HaLoop {
   }
 
   private async runLocal(): Promise<void> {
+    await this.o.fence?.ensure();
     let state = this.o.store.local();
     const self = this.o.self;
     const { running, obs } = await this.observeLocal(state);

@@ -3,7 +3,7 @@ import type { ClusterStore } from '../cluster/store.js';
 import type { Logger } from '../lib/logger.js';
 import type { CandidatePosition, Exclusion } from './candidates.js';
 import type { HaExecutor } from './executor.js';
-import type { Fence } from './fence.js';
+import type { FenceControl } from './fence-keeper.js';
 import { caughtUpWithShutdown, decideSwitchover, handoverCommand, HANDOVER_LEASE_RESERVE_MS, type SwitchoverDecision } from './switchover.js';
 
 /**
@@ -22,7 +22,7 @@ export interface SwitchoverRunnerOptions {
   readonly self: string;
   readonly store: ClusterStore;
   readonly executor: HaExecutor;
-  readonly fence: Fence | null;
+  readonly fence: FenceControl | null;
   readonly log: Logger;
   readonly now: () => number;
   readonly wallNow: () => number;

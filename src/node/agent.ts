@@ -14,6 +14,7 @@ import { startHttp } from '../api/http.js';
 import { CallbackRunner } from '../ha/callbacks.js';
 import { HaExecutor } from '../ha/executor.js';
 import { Fence } from '../ha/fence.js';
+import { FenceKeeper } from '../ha/fence-keeper.js';
 import { HaLoop } from '../ha/loop.js';
 import { ConfigError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
@@ -133,7 +134,8 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
   });
   const runDir = join(config.data_dir, 'fence');
   const fenceLog = log.child({ component: 'fence' });
-  const fence = (await Fence.adopt({ runDir, logger: fenceLog })) ?? (await Fence.start({ runDir, dataDir: config.postgresql.data_dir, logger: fenceLog }));
+  const openFence = async (): Promise<Fence> => (await Fence.adopt({ runDir, logger: fenceLog })) ?? (await Fence.start({ runDir, dataDir: config.postgresql.data_dir, logger: fenceLog }));
+  const fence = new FenceKeeper(await openFence(), openFence, fenceLog);
   const pgAddress = parseHostPort(config.postgresql.connect_address)!;
   // The Raft leader may itself be a candidate: it answers for itself locally, the others over gRPC.
   const queryPositions = (members: readonly string[], timeoutMs: number): Promise<CandidatePosition[]> =>

@@ -51,7 +51,7 @@ test.serial('bootstrap, then kill -9 of the primary host: a replica is promoted 
   t.true(readOnly instanceof Error && /read-only/.test(readOnly.message), 'the rejoined node is read-only');
 });
 
-test.serial('SIGSTOP of the primary agent alone: its PostgreSQL stops accepting writes within the ttl (the fence), and a replica takes over', async (t) => {
+test.serial('SIGSTOP of the primary agent alone: its PostgreSQL stops accepting writes within the ttl (the fence), and a replica takes over; primary again, its agent killed, a new fence stops it again', async (t) => {
   const cluster = await startAgentCluster(t);
   const first = await untilHealthy(cluster, BOOT_MS);
   const password = await superuserPassword(cluster, first.primary);
@@ -77,6 +77,24 @@ test.serial('SIGSTOP of the primary agent alone: its PostgreSQL stops accepting 
   process.kill(agentPid, 'SIGCONT');
   const healed = await untilHealthy(cluster, BOOT_MS);
   t.is(healed.primary, next.name);
+
+  // Found by the chaos suite (full profile, seed 1011): a fence that had fired was never replaced, so when
+  // its node became primary again and its agent died, PostgreSQL served on past the lease. Make the
+  // thawed node primary again, kill its agent, and the (new) fence must still stop its PostgreSQL.
+  const admin = await cluster.admin(next.name);
+  t.teardown(() => admin.close());
+  t.like(await admin.switchover({ candidate: first.primary, timeoutMs: 30_000 }), { outcome: 'completed', to: first.primary });
+  const again = await untilHealthy(cluster, BOOT_MS);
+  t.is(again.primary, first.primary);
+  await cluster.killAgent(first.primary);
+  const killedAt = performance.now();
+  await untilValue('the dead agent\'s PostgreSQL refuses writes (its fence fired)', 20_000, async () => {
+    const r = await tryQuery(cluster, first.primary, password, 'CREATE TABLE IF NOT EXISTS fenced_again (x int)');
+    return r instanceof Error ? true : undefined;
+  });
+  const refencedMs = performance.now() - killedAt;
+  t.log(`after the second promotion: writes refused ${Math.round(refencedMs)} ms after the agent was killed`);
+  t.true(refencedMs < 4_000 + 2_000, `fenced within ttl (+ polling slack): ${Math.round(refencedMs)} ms`);
 });
 
 test.serial('an agent restart beside a healthy primary causes no failover', async (t) => {
