@@ -12,6 +12,7 @@ import {
   cleanlyShutDownPrimary,
   createPhysicalSlot,
   createRoles,
+  buildServerArgs,
   dropSlot as dropLocalSlot,
   generatePassword,
   initdb,
@@ -237,6 +238,7 @@ export class HaExecutor {
         osUser: this.ctx.osUser,
         dataDir: this.pgDataDir,
         source: { host: member.registration.postgresHost, port: member.registration.postgresPort, user: REWIND_ROLE, password: credentials.rewindPassword },
+        serverArgs: buildServerArgs(this.serverSettings(state, null)),
         log: this.ctx.log,
       });
       if (result.ok) {

@@ -6,6 +6,8 @@ import { buildConninfo, removeStandbySignal, scrubAutoConf } from './conf.js';
 import type { PgOsUser } from './os-user.js';
 import { withTempPassfile } from './passfile-temp.js';
 import { withConnection } from './sql.js';
+import { readControlData } from './controldata.js';
+import { PgToolFailedError } from './errors.js';
 import { runTool } from './tool.js';
 
 export const REWIND_TIMEOUT_MS_DEFAULT = 600_000;
@@ -16,6 +18,15 @@ export interface RewindOptions {
   readonly osUser: PgOsUser;
   /** The stopped, diverged data directory. */
   readonly dataDir: string;
+  /**
+   * The `-c` settings this node's server runs with (buildServerArgs). A
+   * target that crashed is recovered in single-user mode with them before
+   * pg_rewind runs: pg_rewind's own single-user recovery reads
+   * postgresql.conf alone, records its values (max_connections = 100, say)
+   * in the control file, and a standby started with a lower value than the
+   * control file's refuses to start ("insufficient parameter settings").
+   */
+  readonly serverArgs?: readonly string[];
   /** The new primary, as the rewind role (pgherd_rewind: the pg_rewind grants plus pg_checkpoint). */
   readonly source: SourceServer;
   readonly timeoutMs?: number;
@@ -47,6 +58,7 @@ export async function rewind(options: RewindOptions): Promise<RewindResult> {
     'CHECKPOINT on the rewind source',
     (client) => client.query('CHECKPOINT'),
   );
+  if (options.serverArgs !== undefined) await recoverIfCrashed(options, options.serverArgs, log);
   const run = await withTempPassfile(options.osUser, source.user, source.password, (passfile) => {
     const conninfo = buildConninfo({ host: source.host, port: source.port, user: source.user, dbname: 'postgres', passfile, connect_timeout: 10 });
     return runTool(options.binaries.path('pg_rewind'), [`--target-pgdata=${options.dataDir}`, `--source-server=${conninfo}`], {
@@ -64,4 +76,16 @@ export async function rewind(options: RewindOptions): Promise<RewindResult> {
   await removeStandbySignal(options.dataDir);
   log.info({ dataDir: options.dataDir, rewound, scrubbed, durationMs }, 'postgres.rewind_done');
   return { ok: true, rewound, durationMs };
+}
+
+/** Crash recovery in single-user mode, with this node's settings, when the control file says the server did not shut down. */
+async function recoverIfCrashed(options: RewindOptions, serverArgs: readonly string[], log: Logger): Promise<void> {
+  const control = await readControlData(options.binaries, options.osUser, options.dataDir);
+  if (control.clusterState === 'shut down' || control.clusterState === 'shut down in recovery') return;
+  const run = await runTool(options.binaries.path('postgres'), ['--single', '-F', '-D', options.dataDir, ...serverArgs, 'postgres'], {
+    user: options.osUser,
+    timeoutMs: options.timeoutMs ?? REWIND_TIMEOUT_MS_DEFAULT,
+  });
+  if (run.exitCode !== 0) throw new PgToolFailedError('postgres --single', run.exitCode, run.stderrTail || run.stdout);
+  log.info({ dataDir: options.dataDir, was: control.clusterState, durationMs: run.durationMs }, 'postgres.crash_recovered');
 }
