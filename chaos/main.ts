@@ -104,6 +104,11 @@ async function chaos(o: ChaosOptions, io: ChaosIo): Promise<number> {
       records.push(record);
       const paths = await writeRunReport(out, record);
       io.stdout(`${renderSummary(record)}\nreport: ${paths.summary}, ${paths.svg}\n`);
+      if (record.error !== null && record.faults.length === 0) {
+        // It broke off before the first fault (no build, no cluster): every later run would too.
+        io.stderr(`chaos: run ${seed} could not start a cluster (${record.error}); the remaining runs are not started\n`);
+        break;
+      }
     }
   } finally {
     process.off('SIGINT', onSignal);
