@@ -2,11 +2,11 @@ import { status as Status } from '@grpc/grpc-js';
 import type { ClusterCommandInput } from '../cluster/commands.js';
 import type { ApplySuccess } from '../cluster/results.js';
 import type { ClusterState } from '../cluster/state.js';
-import { PgherdError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { AdminBackend } from './backend.js';
 import { AdminRefusal } from './errors.js';
 import { checkCandidates, checkHandover, describeSwitchover, membersToAsk, type TrackedHandover } from './handover.js';
+import { isRaftUnavailable, proposeCommand, readForAction, refusalOf } from './raft-calls.js';
 import type { HandoverRequest } from './requests.js';
 import { clusterStatusView, pauseView, switchoverView } from './status-view.js';
 import { formatTime } from './time.js';
@@ -15,13 +15,6 @@ import type { WireCancelSwitchoverResponse, WireClusterStatusResponse, WirePause
 
 /** A linearizable read for ClusterStatus; past it the answer is the local state, marked stale. */
 export const STATUS_READ_TIMEOUT_MS = 2_000;
-/** The read an action's checks run on. */
-export const ACTION_READ_TIMEOUT_MS = 3_000;
-/** One proposal (the driver's default propose timeout). */
-export const PROPOSE_TIMEOUT_MS = 5_000;
-
-/** Errors of the store that mean "Raft cannot read or commit now" (src/lib/errors.ts): UNAVAILABLE. */
-const RAFT_UNAVAILABLE_CODES: ReadonlySet<string> = new Set(['PGHERD_RAFT_NOT_LEADER', 'PGHERD_RAFT_TIMEOUT', 'PGHERD_RAFT_PROPOSAL_DROPPED', 'PGHERD_RAFT_STOPPED']);
 
 /** One call's context: until when, and the log fields the action adds. */
 export interface ActionContext {
@@ -33,9 +26,10 @@ export interface ActionContext {
 }
 
 /**
- * What each admin RPC does, over an AdminBackend. Refusals are thrown as
+ * What the cluster-status, handover and pause RPCs do, over an AdminBackend
+ * (the configuration's: config-actions.ts). Refusals are thrown as
  * AdminRefusal (status, reason, message); errors of Raft become UNAVAILABLE
- * here, so the message can say what may have happened anyway.
+ * (raft-calls.ts), so the message can say what may have happened anyway.
  */
 export class AdminActions {
   constructor(
@@ -120,39 +114,15 @@ export class AdminActions {
     return { pause: pauseView({ paused, by, atMs }) };
   }
 
-  private async read(): Promise<ClusterState> {
-    try {
-      return await this.backend.read(ACTION_READ_TIMEOUT_MS);
-    } catch (error) {
-      if (!isRaftUnavailable(error)) throw error;
-      throw new AdminRefusal(Status.UNAVAILABLE, 'RAFT_UNAVAILABLE', `cannot read the cluster state through Raft: ${(error as Error).message}; nothing changed, retry once the cluster has a Raft leader`);
-    }
+  private read(): Promise<ClusterState> {
+    return readForAction(this.backend);
   }
 
-  /**
-   * Propose and require ok: a refusal by the cluster state is FAILED_PRECONDITION
-   * with its code (a switchover recorded meanwhile by someone else: ALREADY_EXISTS).
-   */
+  /** Propose and require ok: a refusal by the cluster state is its status (raft-calls.ts). */
   private async proposeOrRefuse(command: ClusterCommandInput, what: string): Promise<ApplySuccess> {
-    let result;
-    try {
-      result = await this.backend.propose(command, PROPOSE_TIMEOUT_MS);
-    } catch (error) {
-      if (error instanceof PgherdError && error.code === 'PGHERD_RAFT_PROPOSAL_REFUSED') {
-        throw new AdminRefusal(Status.FAILED_PRECONDITION, 'PROPOSAL_REFUSED', `the Raft leader refused ${what}: ${error.message}`);
-      }
-      if (!isRaftUnavailable(error)) throw error;
-      const maybe = error instanceof PgherdError && error.code !== 'PGHERD_RAFT_NOT_LEADER' ? ' It may have been committed anyway: check pgherdctl list before retrying.' : ' Nothing changed.';
-      throw new AdminRefusal(Status.UNAVAILABLE, 'RAFT_UNAVAILABLE', `${what} was not committed: ${(error as Error).message}.${maybe}`);
-    }
+    const result = await proposeCommand(this.backend, command, what);
     this.log.debug({ command: command.type, ok: result.ok }, 'admin.proposed');
     if (result.ok) return result;
-    if (result.code === 'SWITCHOVER_PENDING') throw new AdminRefusal(Status.ALREADY_EXISTS, 'SWITCHOVER_PENDING', `the cluster state refused ${what}: ${result.reason}`);
-    if (result.code === 'NO_SWITCHOVER') throw new AdminRefusal(Status.NOT_FOUND, 'NO_SWITCHOVER', `the cluster state refused ${what}: ${result.reason}`);
-    throw new AdminRefusal(Status.FAILED_PRECONDITION, result.code, `the cluster state refused ${what}: ${result.code}: ${result.reason}`);
+    throw refusalOf(result, what);
   }
-}
-
-export function isRaftUnavailable(error: unknown): boolean {
-  return error instanceof PgherdError && RAFT_UNAVAILABLE_CODES.has(error.code);
 }

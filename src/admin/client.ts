@@ -2,10 +2,12 @@ import { ChannelCredentials, Client, Metadata, status as Status, type ChannelOpt
 import { HOST_PORT_FORM, parseHostPort } from '../config/address.js';
 import { ConfigError } from '../lib/errors.js';
 import { mutualTlsCredentials } from '../tls/credentials.js';
+import { decodeConfig, decodeDsn, decodeHistory, decodePatchConfig } from './decode-config.js';
 import { decodeClusterStatus, decodePause, decodePendingSwitchover, decodeSwitchoverResult } from './decode.js';
 import { AdminCallError, AdminUnreachableError, REASON_METADATA_KEY, type EndpointFailure } from './errors.js';
 import { adminDefinition } from './proto.js';
-import type { CancelSwitchoverResult, ClusterStatus, PauseView, SwitchoverResult } from './types.js';
+import type { CancelSwitchoverResult, ClusterStatus, ConfigView, DsnResult, HistoryResult, PatchConfigResult, PauseView, SwitchoverResult } from './types.js';
+import type { WireDsnRole } from './wire.js';
 
 export interface AdminConnectOptions {
   /** host:port of one agent's peer gRPC port; or `endpoints`, tried in order until one answers. */
@@ -40,6 +42,27 @@ export interface FailoverOptions {
   readonly by?: string;
 }
 
+export interface PatchConfigOptions {
+  /** A JSON merge patch of the dynamic configuration: keys to set, null to reset one to its default. */
+  readonly patch: Readonly<Record<string, unknown>>;
+  /** Apply only to this version (from getConfig); absent: to the current one. */
+  readonly expectedVersion?: number;
+  /** Check and answer what would change, changing nothing. */
+  readonly dryRun?: boolean;
+  readonly by?: string;
+}
+
+export interface DsnOptions {
+  /** primary (default), replica or any. */
+  readonly role?: DsnResult['role'];
+  /** Default postgres. */
+  readonly dbname?: string;
+  /** Absent: left out of the string (libpq's default). */
+  readonly user?: string;
+}
+
+const DSN_ROLES: Readonly<Record<DsnResult['role'], WireDsnRole>> = { primary: 'DSN_ROLE_PRIMARY', replica: 'DSN_ROLE_REPLICA', any: 'DSN_ROLE_ANY' };
+
 export const CONNECT_TIMEOUT_MS_DEFAULT = 5_000;
 /** The agent's switchover wait when the caller gives none (requests.ts). */
 const SWITCHOVER_WAIT_MS_DEFAULT = 30_000;
@@ -50,7 +73,7 @@ const SWITCHOVER_WAIT_MS_DEFAULT = 30_000;
  * its message, not this client.
  */
 const SWITCHOVER_DEADLINE_SLACK_MS = 10_000;
-/** ClusterStatus (a Raft read of at most 2 s), Pause, Resume, CancelSwitchover (a read and a proposal). */
+/** ClusterStatus (a Raft read of at most 2 s), Pause, Resume, CancelSwitchover, PatchConfig (reads and proposals), GetConfig, History, Dsn. */
 const CALL_DEADLINE_MS = 15_000;
 
 const CHANNEL_OPTIONS: ChannelOptions = {
@@ -131,6 +154,34 @@ export class AdminClient {
 
   async resume(options: { by?: string } = {}): Promise<PauseView> {
     return decodePause((await this.call(adminDefinition().resume, { by: options.by ?? '' }, CALL_DEADLINE_MS)).pause);
+  }
+
+  /** The dynamic configuration and its version (after a linearizable read). */
+  async getConfig(): Promise<ConfigView> {
+    return decodeConfig(await this.call(adminDefinition().getConfig, {}, CALL_DEADLINE_MS), this.endpoint);
+  }
+
+  /** Change the dynamic configuration; refused (INVALID_ARGUMENT, ABORTED) changes nothing. */
+  async patchConfig(options: PatchConfigOptions): Promise<PatchConfigResult> {
+    const request = {
+      patch_json: JSON.stringify(options.patch),
+      ...(options.expectedVersion === undefined ? {} : { expected_version: options.expectedVersion }),
+      dry_run: options.dryRun ?? false,
+      requested_by: options.by ?? '',
+    };
+    return decodePatchConfig(await this.call(adminDefinition().patchConfig, request, CALL_DEADLINE_MS), this.endpoint);
+  }
+
+  /** Every timeline switch, oldest first. */
+  async history(): Promise<HistoryResult> {
+    return decodeHistory(await this.call(adminDefinition().history, {}, CALL_DEADLINE_MS));
+  }
+
+  /** A libpq connection string over every member, for the role. */
+  async dsn(options: DsnOptions = {}): Promise<DsnResult> {
+    const role = options.role ?? 'primary';
+    const response = await this.call(adminDefinition().dsn, { role: DSN_ROLES[role], dbname: options.dbname ?? '', user: options.user ?? '' }, CALL_DEADLINE_MS);
+    return decodeDsn(role, response);
   }
 
   close(): void {

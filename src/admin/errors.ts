@@ -9,7 +9,8 @@ export const REASON_METADATA_KEY = 'pgherd-reason';
  * Why the admin service refused a request, beside the gRPC status. Stable:
  * pgherdctl --json prints them and scripts may branch on them
  * (test/unit/admin/errors.test.ts freezes the list). A refusal by the
- * cluster state itself carries its RejectionCode instead (src/cluster/results.ts).
+ * cluster state itself carries its RejectionCode instead (src/cluster/results.ts);
+ * so does an invalid configuration patch (INVALID_CONFIG), refused before it is proposed.
  */
 export const ADMIN_REASONS = [
   /** A request field is malformed or out of range; the message names it. */
@@ -46,6 +47,13 @@ export const ADMIN_REASONS = [
   'CALL_CANCELLED',
   /** A bug in the answering agent (INTERNAL; its log has the stack). */
   'INTERNAL',
+  /**
+   * PatchConfig: the configuration is not at the version the request
+   * expected, or changed while it was being committed (ABORTED): read it again.
+   */
+  'VERSION_CONFLICT',
+  /** Dsn: no member qualifies for the role asked. */
+  'NO_HOSTS',
 ] as const;
 
 export type AdminReason = (typeof ADMIN_REASONS)[number];

@@ -7,7 +7,15 @@ import type {
   WireCancelSwitchoverResponse,
   WireClusterStatusRequest,
   WireClusterStatusResponse,
+  WireDsnRequest,
+  WireDsnResponse,
   WireFailoverRequest,
+  WireGetConfigRequest,
+  WireGetConfigResponse,
+  WireHistoryRequest,
+  WireHistoryResponse,
+  WirePatchConfigRequest,
+  WirePatchConfigResponse,
   WirePauseRequest,
   WirePauseResponse,
   WireSwitchoverRequest,
@@ -40,6 +48,10 @@ export interface AdminDefinition {
   readonly cancelSwitchover: MethodDefinition<WireCancelSwitchoverRequest, WireCancelSwitchoverResponse>;
   readonly pause: MethodDefinition<WirePauseRequest, WirePauseResponse>;
   readonly resume: MethodDefinition<WirePauseRequest, WirePauseResponse>;
+  readonly getConfig: MethodDefinition<WireGetConfigRequest, WireGetConfigResponse>;
+  readonly patchConfig: MethodDefinition<WirePatchConfigRequest, WirePatchConfigResponse>;
+  readonly history: MethodDefinition<WireHistoryRequest, WireHistoryResponse>;
+  readonly dsn: MethodDefinition<WireDsnRequest, WireDsnResponse>;
 }
 
 /** The proto method names this version implements, by the definition's key. */
@@ -50,6 +62,10 @@ const METHODS = {
   cancelSwitchover: 'CancelSwitchover',
   pause: 'Pause',
   resume: 'Resume',
+  getConfig: 'GetConfig',
+  patchConfig: 'PatchConfig',
+  history: 'History',
+  dsn: 'Dsn',
 } as const;
 
 let loaded: AdminDefinition | undefined;

@@ -5,13 +5,22 @@ import type { Logger } from '../lib/logger.js';
 import type { AdditionalService } from '../raft/transport/options.js';
 import { AdminActions, type ActionContext } from './actions.js';
 import type { AdminBackend } from './backend.js';
+import { ConfigActions } from './config-actions.js';
+import { parseConfigPatchRequest } from './config-patch.js';
+import { dsnResponse, parseDsnRequest } from './dsn.js';
 import { AdminRefusal, REASON_METADATA_KEY, type AdminReason } from './errors.js';
+import { historyResponse } from './history-view.js';
 import { adminDefinition } from './proto.js';
+import { readForAction } from './raft-calls.js';
 import { parseBy, parseFailoverRequest, parseSwitchoverRequest } from './requests.js';
 import type {
   WireCancelSwitchoverRequest,
   WireClusterStatusRequest,
+  WireDsnRequest,
   WireFailoverRequest,
+  WireGetConfigRequest,
+  WireHistoryRequest,
+  WirePatchConfigRequest,
   WirePauseRequest,
   WireSwitchoverRequest,
 } from './wire.js';
@@ -25,10 +34,14 @@ interface Caller {
   readonly certificate: string | undefined;
 }
 
+/** Calls that only read: their log line is at debug. */
+const READ_ACTIONS: ReadonlySet<string> = new Set(['cluster_status', 'get_config', 'history', 'dsn']);
+
 /** What a handler gets besides the request. */
 interface Call {
   readonly backend: AdminBackend;
   readonly actions: AdminActions;
+  readonly config: ConfigActions;
   readonly ctx: ActionContext;
   /** The requester to record and log: the request's own (non-empty) or pgherdctl@<client address>. */
   readonly by: (requested: string) => string;
@@ -85,6 +98,18 @@ export class AdminService {
       }),
       Pause: this.unary<WirePauseRequest, unknown>('pause', (request, { actions, by }) => actions.setPause(true, by(parseBy('by', request.by)))),
       Resume: this.unary<WirePauseRequest, unknown>('resume', (request, { actions, by }) => actions.setPause(false, by(parseBy('by', request.by)))),
+      GetConfig: this.unary<WireGetConfigRequest, unknown>('get_config', (_request, { config }) => config.getConfig()),
+      PatchConfig: this.unary<WirePatchConfigRequest, unknown>('patch_config', (request, { config, ctx, by }) => {
+        const parsed = parseConfigPatchRequest(request);
+        by(parsed.by);
+        return config.patchConfig(parsed, ctx);
+      }),
+      History: this.unary<WireHistoryRequest, unknown>('history', async (_request, { backend }) => historyResponse((await readForAction(backend)).history)),
+      Dsn: this.unary<WireDsnRequest, unknown>('dsn', async (request, { backend, ctx }) => {
+        const parsed = parseDsnRequest(request);
+        ctx.fields['role'] = parsed.role;
+        return dsnResponse(await readForAction(backend), parsed);
+      }),
     };
   }
 
@@ -99,7 +124,7 @@ export class AdminService {
   /**
    * One RPC: run `handler` with a context bounded by the call's deadline,
    * answer its response or the status of what it threw, and log one line.
-   * ClusterStatus is not an action: its line is at debug.
+   * Reads (READ_ACTIONS) are not actions: their line is at debug.
    */
   private unary<Request, Response>(action: string, handler: Handler<Request, Response>) {
     return (call: ServerUnaryCall<Request, Response>, callback: sendUnaryData<Response>): void => {
@@ -118,9 +143,9 @@ export class AdminService {
           ctx.fields['by'] = who;
           return who;
         };
-        return handler(call.request, { backend, actions: new AdminActions(backend, this.log), ctx, by });
+        return handler(call.request, { backend, actions: new AdminActions(backend, this.log), config: new ConfigActions(backend, this.log), ctx, by });
       };
-      const level = action === 'cluster_status' ? 'debug' : 'info';
+      const level = READ_ACTIONS.has(action) ? 'debug' : 'info';
       const done = (fields: Record<string, unknown>): void => {
         this.open.delete(controller);
         const line = { peer: caller.peer, certificate: caller.certificate, ...ctx.fields, ...fields, durationMs: Math.round(performance.now() - startedMs) };

@@ -122,3 +122,58 @@ export interface SwitchoverResult {
 export interface CancelSwitchoverResult {
   readonly cancelled: PendingSwitchoverView;
 }
+
+/** The dynamic configuration (src/config/dynamic.ts) and its version. */
+export interface ConfigView {
+  /** 0 until the first patch. */
+  readonly version: number;
+  readonly values: Readonly<Record<string, unknown>>;
+}
+
+/** One value that changed: a top-level key or postgresql_parameters.<name>; null = absent. */
+export interface ConfigChangeView {
+  readonly key: string;
+  readonly from: unknown;
+  readonly to: unknown;
+}
+
+export interface PatchConfigResult {
+  /** The version after the change (unchanged when nothing changed, or a dry run). */
+  readonly version: number;
+  /** The version the patch was applied (or checked) on. */
+  readonly previousVersion: number;
+  readonly values: Readonly<Record<string, unknown>>;
+  /** Empty: nothing changed. */
+  readonly changes: readonly ConfigChangeView[];
+  readonly dryRun: boolean;
+  /** Patroni names taken for ours, as 'ttl -> ttl_ms'. */
+  readonly aliases: readonly string[];
+}
+
+/** A timeline switch. */
+export interface HistoryEntryView {
+  readonly timeline: number;
+  /** Where the old timeline ended. */
+  readonly switchLsn: string;
+  readonly at: string;
+  /** 'failover' (automatic), 'switchover' (planned) or 'manual' (an operator's failover). */
+  readonly kind: string;
+  /** The previous primary; null when unknown. */
+  readonly from: string | null;
+  readonly to: string;
+  readonly reason: string;
+}
+
+export interface HistoryResult {
+  /** Oldest first. */
+  readonly entries: readonly HistoryEntryView[];
+}
+
+export interface DsnResult {
+  readonly role: 'primary' | 'replica' | 'any';
+  /** A libpq connection string (keyword=value form), without a password. */
+  readonly dsn: string;
+  /** The members' PostgreSQL addresses in the string's order. */
+  readonly hosts: readonly string[];
+  readonly targetSessionAttrs: string;
+}

@@ -146,3 +146,62 @@ export interface WirePauseRequest {
 export interface WirePauseResponse {
   pause: WirePauseState | null;
 }
+
+export type WireGetConfigRequest = Record<string, never>;
+
+export interface WireGetConfigResponse {
+  version: number;
+  values_json: string;
+}
+
+export interface WirePatchConfigRequest {
+  patch_json: string;
+  expected_version?: number;
+  dry_run: boolean;
+  requested_by: string;
+}
+
+export interface WireConfigChange {
+  key: string;
+  old_json: string;
+  new_json: string;
+}
+
+export interface WirePatchConfigResponse {
+  version: number;
+  previous_version: number;
+  values_json: string;
+  changes: WireConfigChange[];
+  dry_run: boolean;
+  aliases: string[];
+}
+
+export type WireHistoryRequest = Record<string, never>;
+
+export interface WireHistoryEntry {
+  timeline: number;
+  switch_lsn: string;
+  at: string;
+  kind: string;
+  from: string;
+  to: string;
+  reason: string;
+}
+
+export interface WireHistoryResponse {
+  entries: WireHistoryEntry[];
+}
+
+export type WireDsnRole = 'DSN_ROLE_UNSPECIFIED' | 'DSN_ROLE_PRIMARY' | 'DSN_ROLE_REPLICA' | 'DSN_ROLE_ANY';
+
+export interface WireDsnRequest {
+  role: WireDsnRole;
+  dbname: string;
+  user: string;
+}
+
+export interface WireDsnResponse {
+  dsn: string;
+  hosts: string[];
+  target_session_attrs: string;
+}

@@ -1,16 +1,20 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { decodeHistory } from '../admin/decode-config.js';
+import { historyResponse } from '../admin/history-view.js';
 import type { ClusterState } from '../cluster/state.js';
 import { parseHostPort } from '../config/address.js';
 import { BindError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import type { HaStatus } from '../ha/loop.js';
+import type { RaftView } from './metrics.js';
 
 /**
  * Health checks with Patroni's paths and status semantics, so existing
  * HAProxy / load balancer checks work unchanged: 200 when this node is
  * what the path asks for, 503 otherwise; the body is this node's status as
  * JSON either way. `/cluster` shows the whole cluster state (passwords
- * redacted).
+ * redacted); `/history` and `/config` what pgherdctl history and
+ * show-config print with --json; `/metrics` Prometheus text (metrics.ts).
  */
 
 export interface HttpSources {
@@ -19,9 +23,18 @@ export interface HttpSources {
   readonly state: () => ClusterState;
   /** Monotonic ms since the HA loop last completed a run (liveness). */
   readonly sinceLastLoopMs: () => number;
-  /** The Raft leader as this node knows it ('' when none). */
-  readonly raftLeader: () => string;
+  /** Raft as this node sees it (its leader: '' when none). */
+  readonly raft: () => RaftView;
+  /** `/metrics` (an AgentMetrics). */
+  readonly metrics: MetricsEndpoint;
 }
+
+export interface MetricsEndpoint {
+  readonly contentType: string;
+  render(): Promise<string>;
+}
+
+const JSON_CONTENT_TYPE = 'application/json';
 
 export const LIVENESS_LIMIT_FACTOR = 3;
 
@@ -64,7 +77,8 @@ export function nodeView(sources: HttpSources): NodeView {
   };
 }
 
-function isWritablePrimary(sources: HttpSources): boolean {
+/** This node is the primary with a valid lease: what /primary answers 200 for. */
+export function isWritablePrimary(sources: Pick<HttpSources, 'self' | 'status' | 'state'>): boolean {
   const status = sources.status();
   return status.role === 'primary' && sources.state().leader?.member === sources.self && (status.leaseRemainingMs ?? 0) > 0;
 }
@@ -115,9 +129,45 @@ export function route(sources: HttpSources, path: string, query: URLSearchParams
     case '/readiness':
       return ok(view.isPrimary || (isReplica(sources) && view.state === 'streaming'));
     case '/cluster':
-      return { status: 200, body: { self: sources.self, raftLeader: sources.raftLeader() || null, node: view, state: redactedState(sources.state()) } };
+      return { status: 200, body: { self: sources.self, raftLeader: sources.raft().leaderId || null, node: view, state: redactedState(sources.state()) } };
+    case '/history':
+      // As pgherdctl history --json prints it (the admin History answer).
+      return { status: 200, body: decodeHistory(historyResponse(sources.state().history)) };
+    case '/config': {
+      // As pgherdctl show-config --json prints it.
+      const config = sources.state().config;
+      return { status: 200, body: { version: config.version, values: config.values } };
+    }
     default:
       return { status: 404, body: { error: `no such endpoint: ${path}` } };
+  }
+}
+
+interface Answer {
+  readonly status: number;
+  readonly contentType: string;
+  readonly text: string;
+}
+
+const jsonAnswer = (status: number, body: unknown): Answer => ({
+  status,
+  contentType: JSON_CONTENT_TYPE,
+  text: JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
+});
+
+/** The answer to one request: /metrics rendered (asynchronously) by the metrics source, every other path by route(). */
+export async function answer(sources: HttpSources, method: string | undefined, rawUrl: string | undefined, log: Logger): Promise<Answer> {
+  if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') return jsonAnswer(405, { error: `method ${method} not allowed` });
+  const url = new URL(rawUrl ?? '/', 'http://localhost');
+  if (url.pathname !== '/metrics') {
+    const routed = route(sources, url.pathname, url.searchParams);
+    return jsonAnswer(routed.status, routed.body);
+  }
+  try {
+    return { status: 200, contentType: sources.metrics.contentType, text: await sources.metrics.render() };
+  } catch (error) {
+    log.error({ err: error }, 'http.metrics_failed');
+    return jsonAnswer(500, { error: `metrics: ${(error as Error).message}` });
   }
 }
 
@@ -125,13 +175,15 @@ export async function startHttp(listen: string, sources: HttpSources, log: Logge
   const parsed = parseHostPort(listen);
   if (!parsed) throw new BindError(listen);
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    let answer: { status: number; body: unknown };
-    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'OPTIONS') answer = { status: 405, body: { error: `method ${req.method} not allowed` } };
-    else answer = route(sources, url.pathname, url.searchParams);
-    const text = JSON.stringify(answer.body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-    res.writeHead(answer.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-    res.end(req.method === 'HEAD' ? undefined : text);
+    void answer(sources, req.method, req.url, log)
+      .catch((error: unknown) => {
+        log.error({ err: error, path: req.url }, 'http.request_failed');
+        return jsonAnswer(500, { error: 'internal error' });
+      })
+      .then((reply) => {
+        res.writeHead(reply.status, { 'content-type': reply.contentType, 'content-length': Buffer.byteLength(reply.text) });
+        res.end(req.method === 'HEAD' ? undefined : reply.text);
+      });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) => reject(new BindError(listen, { cause: error })));

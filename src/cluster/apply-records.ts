@@ -59,6 +59,16 @@ export function applyPatchConfig(state: ClusterState, command: CommandOf<'patchC
     if (!(error instanceof ConfigError)) throw error;
     return rejected(state, 'INVALID_CONFIG', error.message, error.key);
   }
+  if (state.leader !== null && values.ttl_ms < state.config.values.ttl_ms) {
+    // The Raft leader counts the lease with the new ttl as soon as it applies this; the primary may not
+    // have applied it yet and writes on for the old one: a failover could begin while it still writes.
+    return rejected(
+      state,
+      'UNSAFE_LEASE_CHANGE',
+      `lowering ttl_ms (${state.config.values.ttl_ms} -> ${values.ttl_ms}) while ${state.leader.member} holds the lease could start a failover before that primary, counting with the old ttl, stops writing; only raising it is allowed while a primary holds the lease`,
+      'ttl_ms',
+    );
+  }
   const version = state.config.version + 1;
   return accepted({ ...state, config: { version, values } }, { version });
 }

@@ -49,6 +49,8 @@ export const REJECTION_CODES = [
   'INVALID',
   /** The log entry did not decode as a command (ClusterStateMachine only). */
   'MALFORMED_COMMAND',
+  /** patchConfig: lowering ttl_ms while a primary holds the lease (its renewals count with the old one). */
+  'UNSAFE_LEASE_CHANGE',
 ] as const;
 
 export type RejectionCode = (typeof REJECTION_CODES)[number];

@@ -9,6 +9,8 @@ export function configErrorFrom(prefix: string, error: z.ZodError): ConfigError 
       const keys = issue.keys.map((k) => (path === '' ? k : `${path}.${k}`));
       return { key: keys[0]!, message: keys.length > 1 ? `unknown keys ${keys.join(', ')}` : 'unknown key' };
     }
+    // A record key that fails its own schema: say what a key must be (zod says only "Invalid key in record").
+    if (issue.code === 'invalid_key' && issue.issues[0] !== undefined) return { key: path || prefix, message: `invalid key: expected ${issue.issues[0].message}` };
     return { key: path || prefix, message: issue.message };
   };
   const [first, ...rest] = error.issues.map(describe);

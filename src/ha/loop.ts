@@ -51,6 +51,8 @@ export interface HaLoopOptions {
   readonly wallNow: () => number;
   /** The failover loop's period. */
   readonly failoverCheckMs?: number;
+  /** Told how long each run of the local loop took, on the monotonic clock (the /metrics histogram). */
+  readonly onLoopRun?: (durationMs: number) => void;
 }
 
 /** What the node did last, for the HTTP endpoints and the demo. */
@@ -203,6 +205,7 @@ export class HaLoop {
         this.statusValue = { ...this.statusValue, lastAction: 'error', lastReason: (error as Error).message };
       }
       this.lastLoopDoneAtMs = this.o.now();
+      this.o.onLoopRun?.(this.lastLoopDoneAtMs - started);
       if (!this.running) break;
       const wait = this.again ? 0 : this.o.store.local().config.values.loop_wait_ms - (this.o.now() - started);
       this.again = false;

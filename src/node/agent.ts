@@ -1,7 +1,7 @@
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
-import type { AdminBackend } from '../admin/backend.js';
+import type { AdminBackend, AdminRaftView } from '../admin/backend.js';
 import { AdminService } from '../admin/service.js';
 import type { ApplyResult } from '../cluster/results.js';
 import { ClusterStateMachine } from '../cluster/state-machine.js';
@@ -10,7 +10,8 @@ import type { Credentials } from '../cluster/state.js';
 import { parseHostPort } from '../config/address.js';
 import { otherPeers } from '../config/rules.js';
 import { raftLogDir, type Config } from '../config/schema.js';
-import { startHttp } from '../api/http.js';
+import { isWritablePrimary, startHttp } from '../api/http.js';
+import { AgentMetrics } from '../api/metrics.js';
 import { CallbackRunner } from '../ha/callbacks.js';
 import { HaExecutor } from '../ha/executor.js';
 import { Fence } from '../ha/fence.js';
@@ -26,11 +27,12 @@ import { RaftDriver } from '../raft/driver/raft-driver.js';
 import { GrpcTransport } from '../raft/transport/grpc-transport.js';
 import { decodePositionResponse, encodePositionAnswer, unreachablePosition } from '../raft/transport/position.js';
 import type { CandidatePosition } from '../ha/candidates.js';
+import { logConfigChanges } from './config-log.js';
 
 /**
  * The composition root of one node: Raft (LevelDB log, gRPC transport),
  * the cluster state on top of it, the PostgreSQL controller, the fence,
- * callbacks, the HA loop and the HTTP health endpoints. Everything that
+ * callbacks, the HA loop and the HTTP health and metrics endpoints. Everything that
  * needs a clock or a socket is created here and handed down.
  */
 
@@ -137,6 +139,13 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
   const openFence = async (): Promise<Fence> => (await Fence.adopt({ runDir, logger: fenceLog })) ?? (await Fence.start({ runDir, dataDir: config.postgresql.data_dir, logger: fenceLog }));
   const fence = new FenceKeeper(await openFence(), openFence, fenceLog);
   const pgAddress = parseHostPort(config.postgresql.connect_address)!;
+  const raftView = (): AdminRaftView => {
+    const raft = driver.status();
+    return { leaderId: raft.leader, role: raft.role, term: raft.term, commit: raft.commit, applied: raft.applied, confState: raft.confState };
+  };
+  // Read when served (after the loop started): the loop's status, the applied state, Raft (its leader as of the last Ready, as /cluster always said).
+  const httpSources = { self: config.name, status: () => loop!.status, state: () => machine.state, sinceLastLoopMs: () => loop!.sinceLastLoopMs(), raft: () => ({ ...raftView(), leaderId: driver.leaderId() }) };
+  const metrics = new AgentMetrics({ ...httpSources, isWritablePrimary: () => isWritablePrimary(httpSources) });
   // The Raft leader may itself be a candidate: it answers for itself locally, the others over gRPC.
   const queryPositions = (members: readonly string[], timeoutMs: number): Promise<CandidatePosition[]> =>
     Promise.all(members.map((member) => (member === config.name ? ownPosition(loop!, member, timeoutMs, haLog) : transport!.queryPosition(member, timeoutMs))));
@@ -160,6 +169,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     log: haLog,
     now,
     wallNow: () => Date.now(),
+    onLoopRun: (durationMs) => metrics.observeHaLoop(durationMs),
   });
   const startedStore = store;
   const startedLoop = loop;
@@ -170,10 +180,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     read: (timeoutMs) => startedStore.read(timeoutMs),
     propose: (command, timeoutMs) => startedStore.propose(command, timeoutMs),
     haStatus: () => startedLoop.status,
-    raft: () => {
-      const raft = driver.status();
-      return { leaderId: raft.leader, role: raft.role, term: raft.term, commit: raft.commit, applied: raft.applied, confState: raft.confState };
-    },
+    raft: raftView,
     queryPositions,
     wallNow: () => Date.now(),
   };
@@ -190,10 +197,12 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     if (event.command?.type === 'initializeDone' && event.result.ok) void writeOperatorPassfile(machine.state.initialize?.credentials ?? null).catch((error) => log.warn({ err: error }, 'agent.passfile_failed'));
   });
 
+  const unsubscribeConfig = logConfigChanges(store, log.child({ component: 'config' }));
+
   loop.start();
   let http: { server: Server; address: string };
   try {
-    http = await startHttp(config.http.listen, { self: config.name, status: () => loop!.status, state: () => machine.state, sinceLastLoopMs: () => loop!.sinceLastLoopMs(), raftLeader: () => driver.leaderId() }, log.child({ component: 'http' }));
+    http = await startHttp(config.http.listen, { ...httpSources, metrics }, log.child({ component: 'http' }));
   } catch (error) {
     await loop.stop();
     await driver.stop();
@@ -214,6 +223,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
         await fence.close();
       }
       unsubscribe();
+      unsubscribeConfig();
       await callbacks.close(2_000);
       await new Promise<void>((resolve) => http.server.close(() => resolve()));
       http.server.closeAllConnections();

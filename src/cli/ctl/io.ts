@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 
@@ -12,9 +13,14 @@ export interface CtlIo {
   readonly ask: (question: string) => Promise<string>;
   /** From now on Ctrl-C aborts the returned signal instead of killing the process (list --watch ends cleanly). */
   readonly catchInterrupt: () => AbortSignal;
-  /** Where `npm run demo` makes its pgherd-demo-* directories. */
+  /** Where `npm run demo` makes its pgherd-demo-* directories (and edit-config its file to edit). */
   readonly tmpdir: string;
+  /** Open `file` in the operator's editor ($VISUAL, $EDITOR, else vi) on this terminal; resolves with its exit status. */
+  readonly editFile: (file: string) => Promise<number>;
 }
+
+/** The editor when neither VISUAL nor EDITOR names one. */
+const EDITOR_DEFAULT = 'vi';
 
 /** The real process: its environment, streams, terminal and SIGINT. */
 export function processIo(): CtlIo {
@@ -37,5 +43,13 @@ export function processIo(): CtlIo {
       return interrupt.signal;
     },
     tmpdir: tmpdir(),
+    editFile: (file) =>
+      new Promise((resolve, reject) => {
+        const editor = process.env['VISUAL'] || process.env['EDITOR'] || EDITOR_DEFAULT;
+        // Through the shell: the variable may carry arguments (EDITOR="code --wait").
+        const child = spawn('/bin/sh', ['-c', `${editor} "$1"`, 'pgherdctl-editor', file], { stdio: 'inherit' });
+        child.once('error', reject);
+        child.once('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128)));
+      }),
   };
 }

@@ -1,12 +1,16 @@
 import { Command } from 'commander';
 import { runProgram } from '../run-program.js';
+import { registerDsn } from './dsn.js';
+import { registerEditConfig } from './edit-config.js';
 import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE } from './exit-codes.js';
 import { registerFailover } from './failover.js';
+import { registerHistory } from './history.js';
 import type { CtlIo } from './io.js';
 import { registerList } from './list.js';
 import { addGlobalOptions } from './options.js';
 import { registerPause } from './pause.js';
 import { registerResume } from './resume.js';
+import { registerShowConfig } from './show-config.js';
 import { registerSwitchover } from './switchover.js';
 
 /**
@@ -17,7 +21,7 @@ import { registerSwitchover } from './switchover.js';
 export function buildProgram(io: CtlIo, setExitCode: (code: number) => void): Command {
   const program = addGlobalOptions(
     new Command('pgherdctl')
-      .description('administer a pgherd cluster: list, switchover, failover, pause, resume')
+      .description('administer a pgherd cluster: list, switchover, failover, pause, resume, show-config, edit-config, history, dsn')
       .exitOverride()
       .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
       .configureHelp({ showGlobalOptions: true }),
@@ -36,6 +40,10 @@ Exit codes: 0 done, 1 refused (the reason is printed), 2 usage or configuration 
   registerFailover(program, io, setExitCode);
   registerPause(program, io, setExitCode);
   registerResume(program, io, setExitCode);
+  registerShowConfig(program, io, setExitCode);
+  registerEditConfig(program, io, setExitCode);
+  registerHistory(program, io, setExitCode);
+  registerDsn(program, io, setExitCode);
   return program;
 }
 

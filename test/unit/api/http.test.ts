@@ -25,7 +25,8 @@ function state(): ClusterState {
 
 function sources(self: string, status: Partial<HaStatus>): HttpSources {
   const full: HaStatus = { role: 'replica', state: 'streaming', timeline: 1, lsn: '0/1', lastAction: 'none', lastReason: 'REPLICA', leaseRemainingMs: null, refused: null, ...status };
-  return { self, status: () => full, state, sinceLastLoopMs: () => 100, raftLeader: () => 'n2' };
+  const raft = { leaderId: 'n2', role: 'follower' as const, term: 4, commit: 10, applied: 10 };
+  return { self, status: () => full, state, sinceLastLoopMs: () => 100, raft: () => raft, metrics: { contentType: 'text/plain', render: async () => '' } };
 }
 
 const codes = (s: HttpSources, paths: string[]) => Object.fromEntries(paths.map((p) => [p, route(s, p.split('?')[0]!, new URLSearchParams(p.split('?')[1] ?? '')).status]));

@@ -62,6 +62,9 @@ async function ctl(t: ExecutionContext, argv: string[], terminal: FakeTerminal =
     },
     catchInterrupt: () => (terminal.interrupt ?? new AbortController()).signal,
     tmpdir: terminal.tmpdir ?? (await emptyDir(t)),
+    editFile: async () => {
+      throw new Error('no editor in these tests');
+    },
   };
   const code = await runPgherdctl(argv, io);
   return { code, stdout, stderr, questions };

@@ -50,6 +50,7 @@ test('command types and rejection codes are stable', (t) => {
     'NO_SWITCHOVER',
     'INVALID',
     'MALFORMED_COMMAND',
+    'UNSAFE_LEASE_CHANGE',
   ]);
 });
 

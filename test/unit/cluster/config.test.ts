@@ -2,7 +2,7 @@ import test from 'ava';
 import { DYNAMIC_DEFAULTS } from '../../../src/config/dynamic.js';
 import { mergePatch } from '../../../src/cluster/merge-patch.js';
 import { initialClusterState } from '../../../src/cluster/state.js';
-import { expectOk, expectRefused, T0_MS } from './helpers.js';
+import { expectOk, expectRefused, runningCluster, T0_MS } from './helpers.js';
 
 const patch = (expectedVersion: number, values: Record<string, unknown>) => ({ type: 'patchConfig', atMs: T0_MS, expectedVersion, patch: values }) as const;
 
@@ -57,4 +57,14 @@ test('merge patch follows RFC 7386', (t) => {
   const input = { a: { b: 1 } };
   mergePatch(input, { a: { b: 2 } });
   t.deepEqual(input, { a: { b: 1 } }, 'the target is not mutated');
+});
+
+test('patchConfig: while a primary holds the lease ttl_ms may be raised, not lowered (the primary may still count with the old one)', (t) => {
+  const running = runningCluster();
+  t.not(running.leader, null);
+  const raised = expectOk(t, running, patch(running.config.version, { ttl_ms: running.config.values.ttl_ms + 2000 })).state;
+  const refused = expectRefused(t, raised, patch(raised.config.version, { ttl_ms: running.config.values.ttl_ms }), 'UNSAFE_LEASE_CHANGE');
+  t.is(refused.key, 'ttl_ms');
+  t.regex(refused.reason, /lowering ttl_ms \(\d+ -> \d+\) while n\d holds the lease/);
+  t.is(expectOk(t, initialClusterState(), patch(0, { ttl_ms: 3000 })).state.config.values.ttl_ms, 3000, 'with no lease held it may be lowered');
 });
