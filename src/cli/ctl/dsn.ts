@@ -1,11 +1,10 @@
 import { Option, type Command } from 'commander';
 import { DSN_ROLES } from '../../admin/dsn.js';
 import type { DsnResult } from '../../admin/types.js';
-import { EXIT_OK } from './exit-codes.js';
 import type { CtlIo } from './io.js';
 import type { GlobalOptions } from './options.js';
 import { renderDsn } from './render-config.js';
-import { connect, runCommand } from './session.js';
+import { runQuery } from './session.js';
 
 interface DsnFlags {
   readonly role?: DsnResult['role'];
@@ -27,19 +26,6 @@ export function registerDsn(program: Command, io: CtlIo, setExitCode: (code: num
     .option('--dbname <name>', 'the database (default postgres)')
     .option('--user <name>', "the role to connect as (default: left out, libpq's own default)")
     .action(async (flags: DsnFlags, command: Command) => {
-      const globals = command.optsWithGlobals<GlobalOptions>();
-      const json = globals.json === true;
-      setExitCode(
-        await runCommand(io, json, async () => {
-          const client = await connect(globals, io);
-          try {
-            const result = await client.dsn({ ...(flags.role === undefined ? {} : { role: flags.role }), ...(flags.dbname === undefined ? {} : { dbname: flags.dbname }), ...(flags.user === undefined ? {} : { user: flags.user }) });
-            io.stdout(json ? `${JSON.stringify(result)}\n` : renderDsn(result));
-            return EXIT_OK;
-          } finally {
-            client.close();
-          }
-        }),
-      );
+      setExitCode(await runQuery(io, command.optsWithGlobals<GlobalOptions>(), (client) => client.dsn({ ...(flags.role === undefined ? {} : { role: flags.role }), ...(flags.dbname === undefined ? {} : { dbname: flags.dbname }), ...(flags.user === undefined ? {} : { user: flags.user }) }), (result) => renderDsn(result)));
     });
 }

@@ -2,6 +2,7 @@ import { AdminClient } from '../../admin/client.js';
 import { AdminUnreachableError, type EndpointFailure } from '../../admin/errors.js';
 import { ConfigError } from '../../lib/errors.js';
 import { DEMO_DIR_PREFIX, demoTargets } from './demo.js';
+import { EXIT_OK } from './exit-codes.js';
 import { CtlUsageError, describeFailure, reportFailure } from './failure.js';
 import type { CtlIo } from './io.js';
 import type { GlobalOptions } from './options.js';
@@ -16,6 +17,25 @@ export async function runCommand(io: CtlIo, json: boolean, body: () => Promise<n
     if (failure === undefined) throw error;
     return reportFailure(failure, io, json);
   }
+}
+
+/**
+ * The whole body of a command that only asks: connect, ask, print the
+ * answer (JSON with --json, else `render`'s text), close; exit 0, or the
+ * failure's code.
+ */
+export function runQuery<T>(io: CtlIo, globals: GlobalOptions, ask: (client: AdminClient) => Promise<T>, render: (value: T, clusterName: string) => string): Promise<number> {
+  const json = globals.json === true;
+  return runCommand(io, json, async () => {
+    const client = await connect(globals, io);
+    try {
+      const value = await ask(client);
+      io.stdout(json ? `${JSON.stringify(value)}\n` : render(value, client.clusterName));
+      return EXIT_OK;
+    } finally {
+      client.close();
+    }
+  });
 }
 
 /**
