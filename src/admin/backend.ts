@@ -1,5 +1,6 @@
 import type { ClusterCommandInput } from '../cluster/commands.js';
 import type { ApplyResult } from '../cluster/results.js';
+import type { AppliedEvent } from '../cluster/state-machine.js';
 import type { ClusterState } from '../cluster/state.js';
 import type { CandidatePosition } from '../ha/candidates.js';
 import type { HaStatus } from '../ha/loop.js';
@@ -45,4 +46,12 @@ export interface AdminBackend {
   queryPositions(members: readonly string[], timeoutMs: number): Promise<CandidatePosition[]>;
   /** Wall clock, ms: commands carry the proposer's time and a scheduled switchover names one. */
   wallNow(): number;
+  /**
+   * Call `listener` after each entry this node applies, synchronously and in
+   * log order, with the command (null: it did not decode), its result and
+   * the state after it (store.on('applied')). It runs inside the Raft apply
+   * loop: it must be quick and must not throw. Returns the unsubscribe
+   * function (Watch subscribes while a stream is open).
+   */
+  onApplied(listener: (event: AppliedEvent, state: ClusterState) => void): () => void;
 }

@@ -2,12 +2,12 @@ import { ChannelCredentials, Client, Metadata, status as Status, type ChannelOpt
 import { HOST_PORT_FORM, parseHostPort } from '../config/address.js';
 import { ConfigError } from '../lib/errors.js';
 import { mutualTlsCredentials } from '../tls/credentials.js';
-import { decodeConfig, decodeDsn, decodeHistory, decodePatchConfig } from './decode-config.js';
+import { decodeConfig, decodeDsn, decodeHistory, decodePatchConfig, decodeWatchEvent } from './decode-config.js';
 import { decodeClusterStatus, decodePause, decodePendingSwitchover, decodeSwitchoverResult } from './decode.js';
 import { AdminCallError, AdminUnreachableError, REASON_METADATA_KEY, type EndpointFailure } from './errors.js';
 import { adminDefinition } from './proto.js';
-import type { CancelSwitchoverResult, ClusterStatus, ConfigView, DsnResult, HistoryResult, PatchConfigResult, PauseView, SwitchoverResult } from './types.js';
-import type { WireDsnRole } from './wire.js';
+import type { CancelSwitchoverResult, ClusterStatus, ConfigView, DsnResult, HistoryResult, PatchConfigResult, PauseView, SwitchoverResult, WatchEventView } from './types.js';
+import type { WireDsnRole, WireWatchEvent } from './wire.js';
 
 export interface AdminConnectOptions {
   /** host:port of one agent's peer gRPC port; or `endpoints`, tried in order until one answers. */
@@ -61,6 +61,13 @@ export interface DsnOptions {
   readonly user?: string;
 }
 
+export interface WatchOptions {
+  /** Only events of these types (src/admin/watch-events.ts, WATCH_EVENT_TYPES); absent or empty: every type. */
+  readonly types?: readonly string[];
+  /** Start with a 'snapshot' event: the cluster as of now. */
+  readonly snapshot?: boolean;
+}
+
 const DSN_ROLES: Readonly<Record<DsnResult['role'], WireDsnRole>> = { primary: 'DSN_ROLE_PRIMARY', replica: 'DSN_ROLE_REPLICA', any: 'DSN_ROLE_ANY' };
 
 export const CONNECT_TIMEOUT_MS_DEFAULT = 5_000;
@@ -82,6 +89,9 @@ const CHANNEL_OPTIONS: ChannelOptions = {
   'grpc.enable_http_proxy': 0,
   // Each endpoint tried gets its own connection: one endpoint's failure never leaks into the next.
   'grpc.use_local_subchannel_pool': 1,
+  // A watch stream sees nothing of an agent whose host vanished: pings notice it within ~15 s (UNAVAILABLE).
+  'grpc.keepalive_time_ms': 10_000,
+  'grpc.keepalive_timeout_ms': 5_000,
 };
 
 /**
@@ -182,6 +192,52 @@ export class AdminClient {
     const role = options.role ?? 'primary';
     const response = await this.call(adminDefinition().dsn, { role: DSN_ROLES[role], dbname: options.dbname ?? '', user: options.user ?? '' }, CALL_DEADLINE_MS);
     return decodeDsn(role, response);
+  }
+
+  /**
+   * Follow the cluster's changes: `onEvent` for each event, in order, until
+   * `signal` aborts (then resolves). Otherwise the stream only ends with a
+   * status: rejects with AdminCallError, UNAVAILABLE when the agent stops
+   * (AGENT_STOPPING) or goes away, RESOURCE_EXHAUSTED when it serves too
+   * many streams or this client fell too far behind (WATCH_OVERFLOW). An
+   * onEvent that throws cancels the stream and rejects with its error.
+   */
+  watch(options: WatchOptions, onEvent: (event: WatchEventView) => void, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted === true) {
+        resolve();
+        return;
+      }
+      const method = adminDefinition().watch;
+      const request = { types: [...(options.types ?? [])], snapshot: options.snapshot ?? false };
+      const call = this.client.makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, request, new Metadata(), {});
+      let settled = false;
+      const settle = (error: Error | null): void => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', cancel);
+        if (error === null) resolve();
+        else reject(error);
+      };
+      const cancel = (): void => {
+        settle(null);
+        call.cancel();
+      };
+      signal?.addEventListener('abort', cancel, { once: true });
+      call.on('data', (wire: WireWatchEvent) => {
+        if (settled) return;
+        try {
+          onEvent(decodeWatchEvent(wire, this.endpoint));
+        } catch (error) {
+          settle(error as Error);
+          call.cancel();
+        }
+      });
+      call.on('error', (error: ServiceError) => settle(callError(error, this.endpoint)));
+      call.on('status', (status: { code: Status }) => {
+        if (status.code === Status.OK) settle(null);
+      });
+    });
   }
 
   close(): void {

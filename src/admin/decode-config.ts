@@ -1,10 +1,10 @@
 import { status as Status } from '@grpc/grpc-js';
 import { AdminCallError } from './errors.js';
-import type { ConfigView, DsnResult, HistoryResult, PatchConfigResult } from './types.js';
-import type { WireDsnResponse, WireGetConfigResponse, WireHistoryResponse, WirePatchConfigResponse } from './wire.js';
+import type { ConfigView, DsnResult, HistoryResult, PatchConfigResult, WatchEventView } from './types.js';
+import type { WireDsnResponse, WireGetConfigResponse, WireHistoryResponse, WirePatchConfigResponse, WireWatchEvent } from './wire.js';
 
 /**
- * Answers of GetConfig, PatchConfig, History and Dsn → the client's view
+ * Answers of GetConfig, PatchConfig, History, Dsn and Watch → the client's view
  * (types.ts), pure. JSON text that does not decode is a bug of the agent at
  * `endpoint`: INTERNAL, naming the field.
  */
@@ -30,6 +30,10 @@ export function decodeHistory(w: WireHistoryResponse): HistoryResult {
 
 export function decodeDsn(role: DsnResult['role'], w: WireDsnResponse): DsnResult {
   return { role, dsn: w.dsn, hosts: w.hosts, targetSessionAttrs: w.target_session_attrs };
+}
+
+export function decodeWatchEvent(w: WireWatchEvent, endpoint: string): WatchEventView {
+  return { seq: w.seq, at: w.at, type: w.type, member: w.member === '' ? null : w.member, text: w.text, details: jsonObject('details_json', w.details_json, endpoint), index: w.index };
 }
 
 /** JSON text → value; '' = absent (null). */

@@ -54,6 +54,14 @@ export const ADMIN_REASONS = [
   'VERSION_CONFLICT',
   /** Dsn: no member qualifies for the role asked. */
   'NO_HOSTS',
+  /** Watch: the agent already serves its most streams (RESOURCE_EXHAUSTED): close one, or ask another member. */
+  'TOO_MANY_WATCHES',
+  /**
+   * Watch: the client read too slowly and the agent's bounded buffer for its
+   * stream filled (RESOURCE_EXHAUSTED): the stream ended rather than skip
+   * events. Watch again (with snapshot to catch up).
+   */
+  'WATCH_OVERFLOW',
 ] as const;
 
 export type AdminReason = (typeof ADMIN_REASONS)[number];

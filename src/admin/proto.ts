@@ -20,6 +20,8 @@ import type {
   WirePauseResponse,
   WireSwitchoverRequest,
   WireSwitchoverResponse,
+  WireWatchEvent,
+  WireWatchRequest,
 } from './wire.js';
 
 /**
@@ -52,9 +54,11 @@ export interface AdminDefinition {
   readonly patchConfig: MethodDefinition<WirePatchConfigRequest, WirePatchConfigResponse>;
   readonly history: MethodDefinition<WireHistoryRequest, WireHistoryResponse>;
   readonly dsn: MethodDefinition<WireDsnRequest, WireDsnResponse>;
+  /** Server streaming. */
+  readonly watch: MethodDefinition<WireWatchRequest, WireWatchEvent>;
 }
 
-/** The proto method names this version implements, by the definition's key. */
+/** The proto method names this version implements, by the definition's key: unary, then server streaming. */
 const METHODS = {
   clusterStatus: 'ClusterStatus',
   switchover: 'Switchover',
@@ -66,6 +70,9 @@ const METHODS = {
   patchConfig: 'PatchConfig',
   history: 'History',
   dsn: 'Dsn',
+} as const;
+const SERVER_STREAMING_METHODS = {
+  watch: 'Watch',
 } as const;
 
 let loaded: AdminDefinition | undefined;
@@ -81,11 +88,15 @@ function load(): AdminDefinition {
   const service = packageDefinition[SERVICE_NAME] as ServiceDefinition | undefined;
   assert(service !== undefined, `${SERVICE_NAME} missing from admin.proto`);
   const methods: Record<string, MethodDefinition<unknown, unknown>> = {};
-  for (const [key, name] of Object.entries(METHODS)) {
-    const method = service[name] as MethodDefinition<unknown, unknown> | undefined;
-    assert(method !== undefined, () => `${SERVICE_NAME}.${name} missing from admin.proto`);
-    assert(!method.requestStream && !method.responseStream, () => `${SERVICE_NAME}.${name} must be unary`);
-    methods[key] = method;
-  }
+  const take = (methodsByKey: Readonly<Record<string, string>>, responseStream: boolean): void => {
+    for (const [key, name] of Object.entries(methodsByKey)) {
+      const method = service[name] as MethodDefinition<unknown, unknown> | undefined;
+      assert(method !== undefined, () => `${SERVICE_NAME}.${name} missing from admin.proto`);
+      assert(!method.requestStream && method.responseStream === responseStream, () => `${SERVICE_NAME}.${name} must be ${responseStream ? 'server streaming' : 'unary'}`);
+      methods[key] = method;
+    }
+  };
+  take(METHODS, false);
+  take(SERVER_STREAMING_METHODS, true);
   return Object.freeze({ service, ...methods } as unknown as AdminDefinition);
 }

@@ -1,4 +1,4 @@
-import { Metadata, status as Status, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Metadata, status as Status, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { ClusterDecodeError } from '../cluster/errors.js';
 import type { RejectionCode } from '../cluster/results.js';
 import type { Logger } from '../lib/logger.js';
@@ -13,6 +13,7 @@ import { historyResponse } from './history-view.js';
 import { adminDefinition } from './proto.js';
 import { readForAction } from './raft-calls.js';
 import { parseBy, parseFailoverRequest, parseSwitchoverRequest } from './requests.js';
+import { WATCH_LIMITS_DEFAULT, WatchStreams, type WatchLimits } from './watch-streams.js';
 import type {
   WireCancelSwitchoverRequest,
   WireClusterStatusRequest,
@@ -23,6 +24,8 @@ import type {
   WirePatchConfigRequest,
   WirePauseRequest,
   WireSwitchoverRequest,
+  WireWatchEvent,
+  WireWatchRequest,
 } from './wire.js';
 
 /** A call answers this long before its deadline, so the client reads the service's reason rather than its own DEADLINE_EXCEEDED. */
@@ -49,6 +52,11 @@ interface Call {
 
 type Handler<Request, Response> = (request: Request, call: Call) => Promise<Response>;
 
+export interface AdminServiceOptions {
+  /** Bounds of the Watch streams (default WATCH_LIMITS_DEFAULT; tests lower them). */
+  readonly watch?: Partial<WatchLimits>;
+}
+
 /**
  * The Admin service of proto/admin.proto, served on the peer gRPC server
  * (GrpcTransport's additional services), so it shares the peer port and its
@@ -56,13 +64,15 @@ type Handler<Request, Response> = (request: Request, call: Call) => Promise<Resp
  * is the gRPC edge: it parses requests, turns refusals and Raft errors into
  * statuses (with the reason in the trailing metadata `pgherd-reason`) and
  * logs one line per action (`admin.<action>`: what, who, outcome). The
- * actions themselves are in actions.ts.
+ * actions themselves are in actions.ts; the Watch stream in watch-streams.ts.
  */
 export class AdminService {
   private readonly log: Logger;
   /** Aborts the waits of open calls when the agent stops. */
   private readonly open = new Set<AbortController>();
   private stopping = false;
+  /** The open Watch streams. */
+  readonly watches: WatchStreams;
 
   /**
    * `backend` is asked at every call: the agent registers the service with
@@ -72,8 +82,10 @@ export class AdminService {
   constructor(
     private readonly backend: () => AdminBackend | undefined,
     logger: Logger,
+    options: AdminServiceOptions = {},
   ) {
     this.log = logger.child({ component: 'admin' });
+    this.watches = new WatchStreams(backend, this.log, { ...WATCH_LIMITS_DEFAULT, ...options.watch });
   }
 
   /** For TransportOptions.services: the service definition, its handlers and stop(). */
@@ -110,12 +122,14 @@ export class AdminService {
         ctx.fields['role'] = parsed.role;
         return dsnResponse(await readForAction(backend), parsed);
       }),
+      Watch: (call: ServerWritableStream<WireWatchRequest, WireWatchEvent>) => this.watches.handle(call),
     };
   }
 
-  /** Refuse new calls and end the waits of open ones (UNAVAILABLE: the agent is stopping). Idempotent. */
+  /** Refuse new calls, end the waits of open ones and every Watch stream (UNAVAILABLE: the agent is stopping). Idempotent. */
   stop(): void {
     this.stopping = true;
+    this.watches.stop();
     for (const controller of this.open) {
       controller.abort(new AdminRefusal(Status.UNAVAILABLE, 'AGENT_STOPPING', 'the agent answering this call is stopping; a recorded request stays pending: check pgherdctl list'));
     }

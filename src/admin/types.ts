@@ -177,3 +177,23 @@ export interface DsnResult {
   readonly hosts: readonly string[];
   readonly targetSessionAttrs: string;
 }
+
+/**
+ * One change of the cluster state from Watch (the types and their details:
+ * proto/admin.proto, WatchEvent; src/admin/watch-events.ts).
+ * `pgherdctl watch --json` prints these, one per line.
+ */
+export interface WatchEventView {
+  /** 1, 2, 3, ... in this stream: no event is skipped. */
+  readonly seq: number;
+  /** When it happened (the change's own time; a snapshot: the answering member's clock). */
+  readonly at: string;
+  readonly type: string;
+  /** The member it is about; null: the cluster. */
+  readonly member: string | null;
+  /** One line for people. */
+  readonly text: string;
+  readonly details: Readonly<Record<string, unknown>>;
+  /** The Raft log index of the change (a snapshot: the applied index it reflects). */
+  readonly index: number;
+}

@@ -205,3 +205,18 @@ export interface WireDsnResponse {
   hosts: string[];
   target_session_attrs: string;
 }
+
+export interface WireWatchRequest {
+  types: string[];
+  snapshot: boolean;
+}
+
+export interface WireWatchEvent {
+  seq: number;
+  at: string;
+  type: string;
+  member: string;
+  text: string;
+  details_json: string;
+  index: number;
+}

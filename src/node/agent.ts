@@ -183,6 +183,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     raft: raftView,
     queryPositions,
     wallNow: () => Date.now(),
+    onApplied: (listener) => startedStore.on('applied', (event) => listener(event, startedStore.local())),
   };
 
   // Operators on the node connect as the superuser with PGPASSFILE=<data_dir>/pgpass.

@@ -12,6 +12,8 @@ import { registerPause } from './pause.js';
 import { registerResume } from './resume.js';
 import { registerShowConfig } from './show-config.js';
 import { registerSwitchover } from './switchover.js';
+import { registerTopology } from './topology.js';
+import { registerWatch } from './watch.js';
 
 /**
  * pgherdctl: the admin client (proto/admin.proto over the agents' peer gRPC
@@ -21,7 +23,7 @@ import { registerSwitchover } from './switchover.js';
 export function buildProgram(io: CtlIo, setExitCode: (code: number) => void): Command {
   const program = addGlobalOptions(
     new Command('pgherdctl')
-      .description('administer a pgherd cluster: list, switchover, failover, pause, resume, show-config, edit-config, history, dsn')
+      .description('administer a pgherd cluster: list, topology, watch, switchover, failover, pause, resume, show-config, edit-config, history, dsn')
       .exitOverride()
       .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
       .configureHelp({ showGlobalOptions: true }),
@@ -36,6 +38,8 @@ with none of them, the newest running \`npm run demo\` cluster.
 Exit codes: 0 done, 1 refused (the reason is printed), 2 usage or configuration error, 3 unreachable.`,
   );
   registerList(program, io, setExitCode);
+  registerTopology(program, io, setExitCode);
+  registerWatch(program, io, setExitCode);
   registerSwitchover(program, io, setExitCode);
   registerFailover(program, io, setExitCode);
   registerPause(program, io, setExitCode);

@@ -18,10 +18,10 @@ export function renderList(status: ClusterStatus): string {
   const rows = status.members.map((member) => [
     member.name,
     `${member.registration.postgresHost}:${member.registration.postgresPort}`,
-    roleOf(member),
+    roleText(roleFacts(member)),
     member.status?.state ?? 'no report',
     String(member.status?.timeline ?? ''),
-    lagOf(member),
+    lagText(roleFacts(member)),
     tagsText(member.registration.tags),
     member.raftRole,
   ]);
@@ -52,17 +52,30 @@ export function describePending(request: PendingSwitchoverView): string {
   return `from ${request.from} to ${request.to ?? 'the best candidate'}, ${when} (requested ${request.requestedAt})`;
 }
 
-function roleOf(member: MemberView): string {
+/** What the Role and Lag columns say of a member (list, topology). */
+export interface RoleFacts {
+  /** It holds the leader key. */
+  readonly primary: boolean;
+  readonly sync: boolean;
+  /** Its reported role; null before its first report. */
+  readonly role: string | null;
+  readonly lagBytes: number | null;
+}
+
+function roleFacts(member: MemberView): RoleFacts {
+  return { primary: member.primary, sync: member.sync, role: member.status?.role ?? null, lagBytes: member.status?.lagBytes ?? null };
+}
+
+export function roleText(member: RoleFacts): string {
   if (member.primary) return 'Primary';
-  const role = member.status?.role ?? 'unknown';
+  const role = member.role ?? 'unknown';
   if (role === 'replica') return member.sync ? 'Sync Standby' : 'Replica';
   return role.charAt(0).toUpperCase() + role.slice(1);
 }
 
-function lagOf(member: MemberView): string {
-  if (member.primary || member.status === null) return '';
-  const lagBytes = member.status.lagBytes;
-  return lagBytes === null ? 'unknown' : String(Math.round(lagBytes / MIB));
+export function lagText(member: RoleFacts): string {
+  if (member.primary || member.role === null) return '';
+  return member.lagBytes === null ? 'unknown' : String(Math.round(member.lagBytes / MIB));
 }
 
 /** The tags that differ from the defaults, as `nofailover, failover_priority=2`. */

@@ -1,7 +1,7 @@
 import type { ExecutionContext } from 'ava';
 import type { AdminBackend, AdminRaftView } from '../../../src/admin/backend.js';
 import { AdminClient } from '../../../src/admin/client.js';
-import { AdminService } from '../../../src/admin/service.js';
+import { AdminService, type AdminServiceOptions } from '../../../src/admin/service.js';
 import { encodeCommand, type ClusterCommandInput } from '../../../src/cluster/commands.js';
 import type { ApplyResult } from '../../../src/cluster/results.js';
 import { ClusterStateMachine, type AppliedEvent } from '../../../src/cluster/state-machine.js';
@@ -81,8 +81,14 @@ export class MemoryBackend implements AdminBackend {
     return this.wallMs;
   }
 
+  onApplied(listener: (event: AppliedEvent, state: ClusterState) => void): () => void {
+    const onApplied = (event: AppliedEvent): void => listener(event, this.machine.state);
+    this.machine.on('applied', onApplied);
+    return () => this.machine.off('applied', onApplied);
+  }
+
   /** Call `react` after each applied command of `type` (an HA layer's reaction), later, as the HA loop would. */
-  onApplied(type: string, react: (event: AppliedEvent) => void, delayMs = 30): void {
+  reactTo(type: string, react: (event: AppliedEvent) => void, delayMs = 30): void {
     this.machine.on('applied', (event) => {
       if (event.command?.type === type && event.result.ok) setTimeout(() => react(event), delayMs);
     });
@@ -112,10 +118,10 @@ export interface AdminServer {
 }
 
 /** The admin service on a real GrpcTransport (127.0.0.1, any port) with mutual TLS: n1's certificate of the cluster CA. */
-export async function serveAdmin(t: ExecutionContext, pki: Pki, backend: AdminBackend | undefined): Promise<AdminServer> {
+export async function serveAdmin(t: ExecutionContext, pki: Pki, backend: AdminBackend | undefined, options: AdminServiceOptions = {}): Promise<AdminServer> {
   const logs: LogLine[] = [];
   const logger = recordingLogger(logs);
-  const service = new AdminService(() => backend, logger);
+  const service = new AdminService(() => backend, logger, options);
   const tls = mutualTlsCredentials({ caFile: pki.ca.caCertPath, certFile: pki.n1.certPath, keyFile: pki.n1.keyPath });
   const transport = await GrpcTransport.start({
     nodeId: 'n1',

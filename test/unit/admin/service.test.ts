@@ -140,7 +140,7 @@ test('Switchover: a change between the check and the proposal is the cluster sta
 
 test('Switchover now: recorded as requestSwitchover, answered once the new primary holds a higher epoch', async (t) => {
   const { backend, client, server } = await setup(t);
-  backend.onApplied('requestSwitchover', (event) => {
+  backend.reactTo('requestSwitchover', (event) => {
     const command = event.command as { to: string | null };
     handOver(backend, command.to ?? 'n3');
   });
@@ -156,7 +156,7 @@ test('Switchover now: recorded as requestSwitchover, answered once the new prima
 
 test('Switchover without a candidate lets the HA layer choose (to: null); the answer names whoever was promoted', async (t) => {
   const { backend, client } = await setup(t);
-  backend.onApplied('requestSwitchover', () => handOver(backend, 'n3'));
+  backend.reactTo('requestSwitchover', () => handOver(backend, 'n3'));
   const result = await client.switchover();
   t.like(result, { outcome: 'completed', from: 'n1', to: 'n3', epoch: 2 });
   t.like(backend.proposed[0], { type: 'requestSwitchover', to: null });
@@ -164,7 +164,7 @@ test('Switchover without a candidate lets the HA layer choose (to: null); the an
 
 test('Switchover withdrawn without a new epoch: ABORTED, pointing at the primary\'s log', async (t) => {
   const { backend, client } = await setup(t);
-  backend.onApplied('requestSwitchover', () => backend.apply({ type: 'cancelSwitchover', atMs: T0_MS + 70_000 }));
+  backend.reactTo('requestSwitchover', () => backend.apply({ type: 'cancelSwitchover', atMs: T0_MS + 70_000 }));
   const error = await t.throwsAsync(client.switchover({ candidate: 'n2' }), { instanceOf: AdminCallError });
   t.is(error.status, 'ABORTED');
   t.is(error.reason, 'SWITCHOVER_WITHDRAWN');
@@ -207,7 +207,7 @@ test('Failover: a candidate is required; without a primary it is refused, naming
 
 test('Failover with a primary: recorded as requestSwitchover to the candidate and waited for', async (t) => {
   const { backend, client, server } = await setup(t);
-  backend.onApplied('requestSwitchover', () => handOver(backend, 'n3'));
+  backend.reactTo('requestSwitchover', () => handOver(backend, 'n3'));
   const result = await client.failover({ candidate: 'n3' });
   t.like(result, { outcome: 'completed', from: 'n1', to: 'n3', epoch: 2 });
   t.like(backend.proposed[0], { type: 'requestSwitchover', from: 'n1', to: 'n3', scheduledAtMs: null });

@@ -20,6 +20,10 @@ export interface FakeTerminal {
   readonly env?: NodeJS.ProcessEnv;
   /** Stands in for the operator's editor: may rewrite the file; resolves with the editor's exit status. */
   readonly edit?: (file: string) => Promise<number>;
+  /** What Ctrl-C would abort (list --watch, watch). */
+  readonly interrupt?: AbortController;
+  /** Called with each stdout write. */
+  readonly onStdout?: (text: string) => void;
 }
 
 export async function emptyDir(t: ExecutionContext): Promise<string> {
@@ -35,14 +39,17 @@ export async function ctl(t: ExecutionContext, argv: string[], terminal: FakeTer
   const answers = [...(terminal.answers ?? [])];
   const io: CtlIo = {
     env: terminal.env ?? {},
-    stdout: (text) => void (stdout += text),
+    stdout: (text) => {
+      stdout += text;
+      terminal.onStdout?.(text);
+    },
     stderr: (text) => void (stderr += text),
     interactive: terminal.interactive ?? false,
     ask: async (question) => {
       questions.push(question);
       return answers.shift() ?? '';
     },
-    catchInterrupt: () => new AbortController().signal,
+    catchInterrupt: () => (terminal.interrupt ?? new AbortController()).signal,
     tmpdir: await emptyDir(t),
     editFile: terminal.edit ?? (async () => t.fail('no editor expected') as never),
   };

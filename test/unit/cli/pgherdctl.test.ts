@@ -184,7 +184,7 @@ test('switchover without a terminal and without --force: exit 2 saying to pass -
 
 test('switchover on a terminal asks first: no declines (exit 1, nothing changed), yes proceeds', async (t) => {
   const { backend, flags } = await served(t);
-  backend.onApplied('requestSwitchover', () => handOver(backend, 'n2'));
+  backend.reactTo('requestSwitchover', () => handOver(backend, 'n2'));
   const declined = await ctl(t, ['switchover', '--candidate', 'n2', ...flags], { interactive: true, answers: ['n'] });
   t.is(declined.code, 1);
   t.deepEqual(declined.questions, ['Switch over cluster pg-main from n1 to n2 now? [y/N] ']);
@@ -197,7 +197,7 @@ test('switchover on a terminal asks first: no declines (exit 1, nothing changed)
 
 test('switchover --force --json: the result object; a refusal: exit 1 with {"error": {...}}', async (t) => {
   const { backend, flags } = await served(t);
-  backend.onApplied('requestSwitchover', () => handOver(backend, 'n3'));
+  backend.reactTo('requestSwitchover', () => handOver(backend, 'n3'));
   const run = await ctl(t, ['switchover', '--force', '--json', ...flags]);
   t.is(run.code, 0, run.stderr);
   const result = JSON.parse(run.stdout);
