@@ -17,7 +17,9 @@ import { objectShape } from './shape.js';
  * Paths must be absolute: the agent does not depend on its working directory.
  */
 
-const CLUSTER_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** cluster_name: also what `pgherd certs init --cluster` takes. */
+export const CLUSTER_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export const CLUSTER_NAME_FORM = 'lowercase letters, digits, "_" and "-", at most 63 characters';
 const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const PARAMETER_NAME = /^[a-z_][a-z0-9_.]*$/;
 
@@ -62,7 +64,7 @@ export const configSchema = z
   .object({
     /** This member's unique name in the cluster (Raft id, member key, slot pgherd_<name>). Required: never derived from the hostname. */
     name: memberName("this member's unique name in the cluster (or set PGHERD_NAME)"),
-    cluster_name: z.string().regex(CLUSTER_NAME, 'expected lowercase letters, digits, "_" and "-", at most 63 characters').default('pgherd'),
+    cluster_name: z.string().regex(CLUSTER_NAME_PATTERN, `expected ${CLUSTER_NAME_FORM}`).default('pgherd'),
     /** The agent's own state: the Raft log in <data_dir>/raft, and by default PGDATA and the socket directory. */
     data_dir: absolutePath().default('/var/lib/pgherd'),
     raft: z

@@ -25,3 +25,13 @@ export class CertificateGenerationError extends PgherdError {
     this.path = path;
   }
 }
+
+/** `pgherd certs` would replace an existing CA or certificate: refused unless asked to (--force). `path` names the file or directory. */
+export class CertificateExistsError extends PgherdError {
+  readonly path: string;
+
+  constructor(path: string, options?: { cause?: unknown }) {
+    super('PGHERD_TLS_CERT_EXISTS', `${path} already exists: not overwritten`, options);
+    this.path = path;
+  }
+}

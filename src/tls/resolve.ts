@@ -12,9 +12,9 @@ import { ensureLocalCa, issueNodeCertificate, type GenerateOptions, type LocalCa
 /** A generated node certificate this close to expiry is reissued at start-up. */
 export const RENEW_BEFORE_EXPIRY_MS = 30 * 24 * 3_600_000;
 
-/** Loopback names every generated certificate carries, so a local pgherdctl can dial 127.0.0.1 / [::1] / localhost. */
-const LOOPBACK_IPS = ['127.0.0.1', '::1'];
-const LOOPBACK_DNS = ['localhost'];
+/** Loopback names every generated node certificate carries (here and `pgherd certs issue`), so a local pgherdctl can dial 127.0.0.1 / [::1] / localhost. */
+export const LOOPBACK_IPS: readonly string[] = ['127.0.0.1', '::1'];
+export const LOOPBACK_DNS: readonly string[] = ['localhost'];
 
 /** The part of the configuration TLS depends on. */
 export type TlsConfigView = Pick<Config, 'name' | 'data_dir' | 'tls'> & { readonly raft: Pick<Config['raft'], 'bind' | 'advertise'> };

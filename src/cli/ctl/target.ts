@@ -4,6 +4,7 @@ import { HOST_PORT_FORM, isWildcardHost, parseHostPort } from '../../config/addr
 import { loadConfig } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { ConfigError } from '../../lib/errors.js';
+import { localCaPaths } from '../../tls/generate.js';
 import { CtlUsageError } from './failure.js';
 import type { GlobalOptions } from './options.js';
 
@@ -125,7 +126,7 @@ export function targetOfConfig(config: Config, source: string): Target {
   const caDir = config.tls.local_ca_dir ?? nodeDir;
   const generated = `${source}: the agent's generated`;
   return {
-    connect: { ...connect, caFile: join(caDir, 'ca', 'ca.crt'), certFile: join(nodeDir, `${config.name}.crt`), keyFile: join(nodeDir, `${config.name}.key`) },
+    connect: { ...connect, caFile: localCaPaths(caDir).caCertPath, certFile: join(nodeDir, `${config.name}.crt`), keyFile: join(nodeDir, `${config.name}.key`) },
     source,
     fileLabels: { caFile: `${generated} local CA (has the agent started?)`, certFile: `${generated} certificate (has the agent started?)`, keyFile: `${generated} key (has the agent started?)` },
   };

@@ -3,7 +3,7 @@ import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test from 'ava';
 import { AssertionFailedError } from '../../../src/lib/errors.js';
-import { CertificateGenerationError, OpensslMissingError } from '../../../src/tls/errors.js';
+import { CertificateExistsError, CertificateGenerationError, OpensslMissingError } from '../../../src/tls/errors.js';
 import { NODE_CERT_VALIDITY_DAYS, ensureLocalCa, issueNodeCertificate } from '../../../src/tls/generate.js';
 import { removeDir, tempDir } from './helpers.js';
 
@@ -18,10 +18,11 @@ async function scratch(t: { teardown(fn: () => Promise<void>): void }): Promise<
 const mode = async (path: string) => (await stat(path)).mode & 0o777;
 
 test('error codes are stable', (t) => {
-  const codes = [new OpensslMissingError('openssl'), new CertificateGenerationError('/x', 'bad')].map((e) => [e.name, e.code]);
+  const codes = [new OpensslMissingError('openssl'), new CertificateGenerationError('/x', 'bad'), new CertificateExistsError('/x')].map((e) => [e.name, e.code]);
   t.deepEqual(codes, [
     ['OpensslMissingError', 'PGHERD_TLS_OPENSSL_MISSING'],
     ['CertificateGenerationError', 'PGHERD_TLS_GENERATION_FAILED'],
+    ['CertificateExistsError', 'PGHERD_TLS_CERT_EXISTS'],
   ]);
 });
 

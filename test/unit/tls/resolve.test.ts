@@ -30,6 +30,15 @@ test('insecure: plain-text credentials and one warning line', async (t) => {
   t.deepEqual(lines.map((line) => [line.level, line.event, line.fields.component]), [['warn', 'tls.insecure', 'tls']]);
 });
 
+test('insecure: the warning is logged at every start, not once per process (the agent resolves TLS at each start)', async (t) => {
+  const starts: LogLine[][] = [[], [], []];
+  for (const lines of starts) await resolveTls(view('/nonexistent', 'n1', { tls: { insecure: true } }), recordingLogger(lines, { node: 'n1' }));
+  for (const lines of starts) {
+    t.deepEqual(lines.map((line) => [line.level, line.event, line.fields.node]), [['warn', 'tls.insecure', 'n1']]);
+    t.regex(String(lines[0]!.fields.reason), /plain text and unauthenticated/);
+  }
+});
+
 test('no files: a local CA and a node certificate under <data_dir>/tls, reused on the next start', async (t) => {
   const dataDir = await scratch(t);
   const lines: LogLine[] = [];
