@@ -111,7 +111,7 @@ async function replayedTimeline(conn: LocalConnection, checkpointTimeline: numbe
   const identified = await withConnection({ ...conn, replication: true }, 'identify the replayed timeline', async (client) => {
     const row = (await client.query<{ timeline: string | number }>('IDENTIFY_SYSTEM')).rows[0];
     return Number(row?.timeline);
-  });
+  }).catch(() => Number.NaN); // e.g. a pg_hba.conf written before it admitted this connection: the checkpoint's, as before
   return Number.isInteger(identified) && identified > checkpointTimeline ? identified : checkpointTimeline;
 }
 
