@@ -8,7 +8,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { AgentCluster, type NodeStatus } from '../scripts/lib/agent-cluster.js';
+import { AgentCluster, healthyOf, type NodeStatus } from '../scripts/lib/agent-cluster.js';
 import { lostWrites, splitBrains, staleReads, divergentNodes, type AckedWrite } from './checkers.js';
 import type { FaultRecord, ObservedRole, RoleSample, RunChecks, RunRecord } from './history.js';
 import { createHosts, type BackendKind } from './hosts/index.js';
@@ -247,11 +247,9 @@ class Sampler {
 async function untilHealthy(cluster: AgentCluster, timeoutMs: number): Promise<{ primary: string; replicas: string[]; atMs: number } | undefined> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
-    const statuses = await cluster.statuses();
+    const healthy = healthyOf(await cluster.statuses());
     const atMs = performance.now();
-    const primaries = statuses.filter((s) => s.isPrimary);
-    const replicas = statuses.filter((s) => !s.isPrimary && s.role === 'replica' && s.state === 'streaming');
-    if (primaries.length === 1 && replicas.length === statuses.length - 1) return { primary: primaries[0]!.name, replicas: replicas.map((r) => r.name), atMs };
+    if (healthy) return { ...healthy, atMs };
     if (atMs >= deadline) return undefined;
     await sleep(250);
   }

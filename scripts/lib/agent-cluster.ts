@@ -154,12 +154,8 @@ export class AgentCluster {
     if (this.placement?.launchWrapsAgent !== true) return this.pid(name);
     const configFile = this.node(name).configFile;
     const wrapper = this.pid(name);
-    for (const pid of await processIds()) {
-      if (pid === wrapper) continue; // the wrapper's own command line may carry the agent's words
-      const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
-      if (argv.includes(CLI) && argv.includes('run') && argv.includes(configFile)) return pid;
-    }
-    return undefined;
+    // The wrapper's own command line may carry the agent's words.
+    return (await processesWhere((pid, argv) => pid !== wrapper && argv.includes(CLI) && argv.includes('run') && argv.includes(configFile)))[0];
   }
 
   running(name: string): boolean {
@@ -283,23 +279,14 @@ export class AgentCluster {
 
   /** Every process whose command line names the node's directory: what a dead host must not have left running. */
   async processesOf(name: string): Promise<number[]> {
-    const dir = `${this.node(name).dir}/`;
-    const found: number[] = [];
-    for (const pid of await processIds()) {
-      const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
-      if (argv.some((arg) => arg.includes(dir) || arg === this.node(name).dir)) found.push(pid);
-    }
-    return found;
+    const dir = this.node(name).dir;
+    return processesWhere((_pid, argv) => argv.some((arg) => arg === dir || arg.includes(`${dir}/`)));
   }
 
   /** The node's fence process: the one whose command line names this node's fence socket. */
   async fencePid(name: string): Promise<number | undefined> {
     const marker = `--socket=${join(this.node(name).dir, 'fence')}/`;
-    for (const pid of await processIds()) {
-      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-      if (cmdline.includes('fence-process') && cmdline.split('\0').some((arg) => arg.startsWith(marker))) return pid;
-    }
-    return undefined;
+    return (await processesWhere((_pid, argv) => argv.some((arg) => arg.includes('fence-process')) && argv.some((arg) => arg.startsWith(marker))))[0];
   }
 
   async status(name: string, timeoutMs = 1_000): Promise<NodeStatus> {
@@ -347,6 +334,14 @@ export class AgentCluster {
   }
 }
 
+/** Exactly one writable primary and every other node of `statuses` a streaming replica: who is which; undefined otherwise. */
+export function healthyOf(statuses: readonly NodeStatus[]): { primary: string; replicas: string[] } | undefined {
+  const primaries = statuses.filter((s) => s.isPrimary);
+  const replicas = statuses.filter((s) => !s.isPrimary && s.role === 'replica' && s.state === 'streaming');
+  if (primaries.length !== 1 || replicas.length !== statuses.length - 1) return undefined;
+  return { primary: primaries[0]!.name, replicas: replicas.map((r) => r.name) };
+}
+
 /** Direct children of `pid` (from /proc/<pid>/stat's ppid field). */
 async function childrenOf(pid: number): Promise<number[]> {
   const children: number[] = [];
@@ -356,6 +351,16 @@ async function childrenOf(pid: number): Promise<number[]> {
     if (Number(fields[1]) === pid) children.push(candidate);
   }
   return children;
+}
+
+/** The processes of this machine whose command line (argv) satisfies `match`. */
+async function processesWhere(match: (pid: number, argv: readonly string[]) => boolean): Promise<number[]> {
+  const found: number[] = [];
+  for (const pid of await processIds()) {
+    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (match(pid, argv)) found.push(pid);
+  }
+  return found;
 }
 
 /** Every process id in /proc. */

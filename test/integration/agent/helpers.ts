@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import pg from 'pg';
-import { AgentCluster, type AgentClusterOptions, type NodeStatus } from '../../../scripts/lib/agent-cluster.js';
+import { AgentCluster, healthyOf, type AgentClusterOptions, type NodeStatus } from '../../../scripts/lib/agent-cluster.js';
 import { acquireHeavySlot } from '../../helpers/heavy-slot.js';
 import { untilValue } from '../../helpers/wait.js';
 
@@ -36,10 +36,8 @@ export interface Healthy {
 export async function untilHealthy(cluster: AgentCluster, timeoutMs: number, expected = cluster.nodes.map((n) => n.name)): Promise<Healthy> {
   return untilValue('one primary and streaming replicas', timeoutMs, async () => {
     const statuses = (await cluster.statuses()).filter((s) => expected.includes(s.name));
-    const primaries = statuses.filter((s) => s.isPrimary);
-    const replicas = statuses.filter((s) => s.role === 'replica' && s.state === 'streaming');
-    if (primaries.length !== 1 || replicas.length !== expected.length - 1) return undefined;
-    return { primary: primaries[0]!.name, replicas: replicas.map((r) => r.name), statuses };
+    const healthy = statuses.length === expected.length ? healthyOf(statuses) : undefined;
+    return healthy && { ...healthy, statuses };
   }, 250);
 }
 
