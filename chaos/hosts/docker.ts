@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import type { AgentPlacement } from '../../scripts/lib/agent-cluster.js';
 import { ensureImage, LABEL_PREFIX } from '../docker/image.js';
 import { CHAOS_CHAIN, IptablesFaultHosts, IptablesFaults, type HostExec } from './iptables.js';
+import { freeOctet, usedOctets } from './subnet.js';
 import type { ChaosHost, ChaosHosts } from './types.js';
 
 const run = promisify(execFile);
@@ -137,10 +138,10 @@ export class DockerHosts extends IptablesFaultHosts implements ChaosHosts {
     const network = `${prefix}-net`;
     const labels = ['--label', `${RUN_LABEL}=${prefix}`, '--label', `${PID_LABEL}=${process.pid}`, '--label', `${START_LABEL}=${await processStart(process.pid)}`];
     // A subnet nothing else uses; Docker refuses an overlap with its other networks: then the next one.
-    const used = await usedOctets();
+    const used = await usedDockerOctets();
     let octet = options.subnetOctet;
     for (let attempt = 0; ; attempt++) {
-      octet ??= firstFree(used);
+      octet ??= freeOctet(used, '10.232', 'run sweepStaleDocker() or remove old chaos networks');
       const subnet = `10.232.${octet}`;
       try {
         // --internal: the containers reach each other and this machine, nothing beyond.
@@ -401,26 +402,11 @@ function inside(dir: string, path: string): boolean {
 }
 
 /** 10.232.X.0/24 subnets already in use: addresses of this machine's interfaces and Docker's networks. */
-async function usedOctets(): Promise<Set<number>> {
-  const used = new Set<number>();
-  const { stdout } = await run('ip', ['-o', '-4', 'addr', 'show']);
-  for (const m of stdout.matchAll(/inet 10\.232\.(\d+)\./g)) used.add(Number(m[1]));
+async function usedDockerOctets(): Promise<Set<number>> {
   const { stdout: ids } = await docker('network', 'ls', '-q');
   const list = ids.split('\n').filter(Boolean);
-  if (list.length > 0) {
-    const { stdout: subnets } = await docker('network', 'inspect', '--format', '{{range .IPAM.Config}}{{.Subnet}} {{end}}', ...list);
-    for (const m of subnets.matchAll(/10\.232\.(\d+)\./g)) used.add(Number(m[1]));
-  }
-  return used;
-}
-
-/** The first free octet, searched from one drawn from the PID (runs started together are unlikely to collide). */
-function firstFree(used: ReadonlySet<number>): number {
-  for (let i = 0; i < 254; i++) {
-    const octet = ((process.pid + i) % 254) + 1;
-    if (!used.has(octet)) return octet;
-  }
-  throw new Error('every subnet 10.232.1-254.0/24 is in use: run sweepStaleDocker() or remove old chaos networks');
+  const subnets = list.length === 0 ? '' : (await docker('network', 'inspect', '--format', '{{range .IPAM.Config}}{{.Subnet}} {{end}}', ...list)).stdout;
+  return usedOctets('10.232', subnets);
 }
 
 /** A process's start time (field 22 of /proc/PID/stat): with the PID, it names the process even after the PID is reused. */

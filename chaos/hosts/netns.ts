@@ -2,6 +2,7 @@ import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:chil
 import { promisify } from 'node:util';
 import type { AgentPlacement } from '../../scripts/lib/agent-cluster.js';
 import { IptablesFaultHosts, IptablesFaults } from './iptables.js';
+import { freeOctet, usedOctets } from './subnet.js';
 import type { ChaosHost, ChaosHosts, CutMode } from './types.js';
 
 const run = promisify(execFile);
@@ -79,7 +80,7 @@ export class NetnsNetwork extends IptablesFaultHosts implements ChaosHosts {
   static async create(options: NetnsNetworkOptions): Promise<NetnsNetwork> {
     const id = process.pid.toString(36).slice(-5).padStart(5, '0');
     const prefix = `${PREFIX_MARK}${id}`;
-    const octet = options.subnetOctet ?? (await freeOctet());
+    const octet = options.subnetOctet ?? freeOctet(await usedOctets('10.231'), '10.231', 'run sweepStale() or remove old chaos bridges');
     const subnet = `10.231.${octet}`;
     const bridge = `${prefix}br`;
     const hosts = options.nodes.map((name, i) => ({ name, namespace: `${prefix}-${name}`, address: `${subnet}.${i + 1}` }));
@@ -134,21 +135,6 @@ export class NetnsNetwork extends IptablesFaultHosts implements ChaosHosts {
     await ip('link', 'del', this.bridge).catch(() => undefined);
     await run('iptables', forwardRule('-D', this.bridge)).catch(() => undefined);
   }
-}
-
-/**
- * An X whose 10.231.X.0/24 no interface of this machine has an address in,
- * searched from a start drawn from the pid, so runs started at the same
- * moment are unlikely to pick the same one.
- */
-async function freeOctet(): Promise<number> {
-  const { stdout } = await run('ip', ['-o', '-4', 'addr', 'show']);
-  const used = new Set([...stdout.matchAll(/inet 10\.231\.(\d+)\./g)].map((m) => Number(m[1])));
-  for (let i = 0; i < 254; i++) {
-    const octet = ((process.pid + i) % 254) + 1;
-    if (!used.has(octet)) return octet;
-  }
-  throw new Error('every subnet 10.231.1-254.0/24 is in use: run sweepStale() or remove old chaos bridges');
 }
 
 /**
