@@ -20,28 +20,20 @@ export interface WorkloadOptions {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * A client inserting unique ids into whichever server is writable (it
+ * A client that keeps a session on whichever server is writable (it
  * re-finds it after an error, as libpq's target_session_attrs=read-write
- * does), recording every acknowledged insert with the server and the
- * timeline it was written on — the history the checkers judge. An insert
- * whose outcome is unknown (an error after sending) is not recorded as
- * acknowledged: it may or may not be there.
+ * does) and runs `once` on it over and over until stopped: the loop the
+ * writer and the reader share.
  */
-export class Workload {
-  readonly acked: AckedWrite[] = [];
-  private next: number;
+abstract class WritableSession {
   private stopped = false;
   private loop: Promise<void> | undefined;
   private client: { pg: pg.Client; name: string } | undefined;
 
-  constructor(private readonly o: WorkloadOptions) {
-    this.next = o.firstId ?? 1;
-  }
-
-  /** The next id this workload would insert: every id below it was sent at most once. */
-  get nextId(): number {
-    return this.next;
-  }
+  constructor(
+    protected readonly o: Omit<WorkloadOptions, 'firstId'>,
+    private readonly pauseMs: number,
+  ) {}
 
   start(): void {
     this.loop = this.run();
@@ -53,6 +45,9 @@ export class Workload {
     await this.client?.pg.end().catch(() => undefined);
   }
 
+  /** One statement on `server`; throws when the session broke (the next run finds the writable server again). */
+  protected abstract once(client: pg.Client, server: string): Promise<void>;
+
   private async run(): Promise<void> {
     while (!this.stopped) {
       this.client ??= await connectWritable(this.o.targets, this.o.password);
@@ -60,20 +55,46 @@ export class Workload {
         await sleep(20);
         continue;
       }
-      const id = this.next++;
-      const startedAtMs = performance.now();
       try {
-        const r = await this.client.pg.query<{ tl: string }>(
-          `INSERT INTO ${this.o.table} (id) VALUES ($1) RETURNING substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) AS tl`,
-          [id],
-        );
-        this.acked.push({ id, server: this.client.name, timeline: Number.parseInt(r.rows[0]!.tl, 16), startedAtMs, ackedAtMs: performance.now() });
-        await sleep(this.o.everyMs ?? 5);
+        await this.once(this.client.pg, this.client.name);
+        await sleep(this.pauseMs);
       } catch {
         await this.client.pg.end().catch(() => undefined);
         this.client = undefined;
       }
     }
+  }
+}
+
+/**
+ * The writer: unique ids into whichever server is writable, recording
+ * every acknowledged insert with the server and the timeline it was
+ * written on — the history the checkers judge. An insert whose outcome is
+ * unknown (an error after sending) is not recorded as acknowledged: it may
+ * or may not be there.
+ */
+export class Workload extends WritableSession {
+  readonly acked: AckedWrite[] = [];
+  private next: number;
+
+  constructor(o: WorkloadOptions) {
+    super(o, o.everyMs ?? 5);
+    this.next = o.firstId ?? 1;
+  }
+
+  /** The next id this workload would insert: every id below it was sent at most once. */
+  get nextId(): number {
+    return this.next;
+  }
+
+  protected async once(client: pg.Client, server: string): Promise<void> {
+    const id = this.next++;
+    const startedAtMs = performance.now();
+    const r = await client.query<{ tl: string }>(
+      `INSERT INTO ${this.o.table} (id) VALUES ($1) RETURNING substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) AS tl`,
+      [id],
+    );
+    this.acked.push({ id, server, timeline: Number.parseInt(r.rows[0]!.tl, 16), startedAtMs, ackedAtMs: performance.now() });
   }
 }
 
@@ -105,40 +126,16 @@ async function connectWritable(targets: readonly WorkloadTarget[], password: str
  * at least the highest id acknowledged before it began — a server that
  * answers with less is a deposed primary still serving (a stale read).
  */
-export class Reader {
+export class Reader extends WritableSession {
   readonly reads: ObservedRead[] = [];
-  private stopped = false;
-  private loop: Promise<void> | undefined;
-  private client: { pg: pg.Client; name: string } | undefined;
 
-  constructor(private readonly o: Omit<WorkloadOptions, 'firstId'>) {}
-
-  start(): void {
-    this.loop = this.run();
+  constructor(o: Omit<WorkloadOptions, 'firstId'>) {
+    super(o, o.everyMs ?? 20);
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.loop;
-    await this.client?.pg.end().catch(() => undefined);
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopped) {
-      this.client ??= await connectWritable(this.o.targets, this.o.password);
-      if (this.client === undefined) {
-        await sleep(20);
-        continue;
-      }
-      const startedAtMs = performance.now();
-      try {
-        const r = await this.client.pg.query<{ m: string }>(`SELECT coalesce(max(id), 0) AS m FROM ${this.o.table}`);
-        this.reads.push({ server: this.client.name, maxId: Number(r.rows[0]!.m), startedAtMs, doneAtMs: performance.now() });
-        await sleep(this.o.everyMs ?? 20);
-      } catch {
-        await this.client.pg.end().catch(() => undefined);
-        this.client = undefined;
-      }
-    }
+  protected async once(client: pg.Client, server: string): Promise<void> {
+    const startedAtMs = performance.now();
+    const r = await client.query<{ m: string }>(`SELECT coalesce(max(id), 0) AS m FROM ${this.o.table}`);
+    this.reads.push({ server, maxId: Number(r.rows[0]!.m), startedAtMs, doneAtMs: performance.now() });
   }
 }
