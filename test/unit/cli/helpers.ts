@@ -18,6 +18,8 @@ export interface FakeTerminal {
   /** Answers to confirmation questions, in order. */
   readonly answers?: string[];
   readonly env?: NodeJS.ProcessEnv;
+  /** Where the demo discovery looks (default: a new empty directory). */
+  readonly tmpdir?: string;
   /** Stands in for the operator's editor: may rewrite the file; resolves with the editor's exit status. */
   readonly edit?: (file: string) => Promise<number>;
   /** What Ctrl-C would abort (list --watch, watch). */
@@ -50,7 +52,7 @@ export async function ctl(t: ExecutionContext, argv: string[], terminal: FakeTer
       return answers.shift() ?? '';
     },
     catchInterrupt: () => (terminal.interrupt ?? new AbortController()).signal,
-    tmpdir: await emptyDir(t),
+    tmpdir: terminal.tmpdir ?? (await emptyDir(t)),
     editFile: terminal.edit ?? (async () => t.fail('no editor expected') as never),
   };
   const code = await runPgherdctl(argv, io);

@@ -4,13 +4,11 @@
  * point as a process.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
-import { runPgherdctl } from '../../../src/cli/ctl/main.js';
-import type { CtlIo } from '../../../src/cli/ctl/io.js';
+import { ctl, emptyDir } from './helpers.js';
 import { runningCluster, T0_MS } from '../cluster/helpers.js';
 import { makePki, removeDir, type Pki } from '../tls/helpers.js';
 import { handOver, healthy, MemoryBackend, serveAdmin } from '../admin/helpers.js';
@@ -24,57 +22,6 @@ test.before(async () => {
 test.after.always(async () => {
   if (pki) await removeDir(pki.dir);
 });
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-interface FakeTerminal {
-  readonly interactive?: boolean;
-  /** Answers to confirmation questions, in order. */
-  readonly answers?: string[];
-  readonly env?: NodeJS.ProcessEnv;
-  readonly tmpdir?: string;
-  /** What Ctrl-C would abort (list --watch). */
-  readonly interrupt?: AbortController;
-  /** Called with each stdout write. */
-  readonly onStdout?: (text: string) => void;
-}
-
-async function ctl(t: ExecutionContext, argv: string[], terminal: FakeTerminal = {}): Promise<Run & { questions: string[] }> {
-  let stdout = '';
-  let stderr = '';
-  const questions: string[] = [];
-  const answers = [...(terminal.answers ?? [])];
-  const io: CtlIo = {
-    env: terminal.env ?? {},
-    stdout: (text) => {
-      stdout += text;
-      terminal.onStdout?.(text);
-    },
-    stderr: (text) => void (stderr += text),
-    interactive: terminal.interactive ?? false,
-    ask: async (question) => {
-      questions.push(question);
-      return answers.shift() ?? '';
-    },
-    catchInterrupt: () => (terminal.interrupt ?? new AbortController()).signal,
-    tmpdir: terminal.tmpdir ?? (await emptyDir(t)),
-    editFile: async () => {
-      throw new Error('no editor in these tests');
-    },
-  };
-  const code = await runPgherdctl(argv, io);
-  return { code, stdout, stderr, questions };
-}
-
-async function emptyDir(t: ExecutionContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'pgherd-ctl-test-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /** A served cluster (n1 primary, n2 and n3 healthy replicas) and the flags that reach it with n2's certificate. */
 async function served(t: ExecutionContext) {
