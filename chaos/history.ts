@@ -16,7 +16,8 @@ export type FaultKind =
   | 'partition-bridge'
   | 'partition-ring'
   | 'packet-loss'
-  | 'switchover';
+  | 'switchover'
+  | 'replace-node';
 
 /** One fault: injected at startMs, healed at healMs (null: never healed, the run broke off). */
 export interface FaultRecord {

@@ -23,7 +23,14 @@ export interface NemesisContext {
   readonly hosts: ChaosHosts;
   /** The current primary, as the agents report it (null: none right now). */
   readonly primary: string | null;
+  /** replace-node: the name the replacement gets (it must sort after the initial members: it joins, it does not bootstrap). */
+  readonly replacementName: () => string;
+  /** replace-node: `oldName` is gone for good, `newName` runs on its host. */
+  readonly replaced: (oldName: string, newName: string) => void;
 }
+
+/** How long the nemesis keeps asking to remove a dead member (an election or a sync change may refuse it for a moment). */
+const REMOVE_MS = 60_000;
 
 export async function inject(step: Step, ctx: NemesisContext): Promise<InjectedFault> {
   const { cluster, hosts } = ctx;
@@ -61,6 +68,8 @@ export async function inject(step: Step, ctx: NemesisContext): Promise<InjectedF
       await hosts.lossy(target, p);
       return { kind: step.kind, targets: [target], detail: `${Math.round(p * 100)}% packet loss on ${target} (${role})`, heal: () => hosts.heal() };
     }
+    case 'replace-node':
+      return replaceNode(target, role, ctx);
     case 'switchover': {
       const from = ctx.primary ?? target;
       const replicas = names.filter((n) => n !== from).sort();
@@ -77,4 +86,42 @@ export async function inject(step: Step, ctx: NemesisContext): Promise<InjectedF
       }
     }
   }
+}
+
+/**
+ * A host dies for good and is replaced, as an auto-scaling group would: kill
+ * every process of `target`, remove it from the cluster through the admin
+ * API, then start a new node (a new name, an empty data directory) on the
+ * same host. It asks to join by itself, becomes a learner, then a voter,
+ * and gets its data from the primary; the run waits until it streams.
+ */
+async function replaceNode(target: string, role: string, ctx: NemesisContext): Promise<InjectedFault> {
+  const { cluster, hosts } = ctx;
+  await cluster.signalHost(target, 'SIGKILL');
+  const survivor = cluster.nodes.map((n) => n.name).find((n) => n !== target)!;
+  const admin = await cluster.admin(survivor);
+  let removal = '';
+  try {
+    const deadline = performance.now() + REMOVE_MS;
+    for (;;) {
+      try {
+        const result = await admin.removeMember({ name: target, timeoutMs: 20_000, by: 'chaos nemesis' });
+        removal = result.message;
+        break;
+      } catch (error) {
+        if (performance.now() > deadline) throw new Error(`could not remove ${target} within ${REMOVE_MS / 1000} s: ${(error as Error).message}`);
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+    }
+  } finally {
+    admin.close();
+  }
+  const host = cluster.node(target).host;
+  const replacement = ctx.replacementName();
+  cluster.forget(target);
+  hosts.renameHost(target, replacement);
+  await cluster.addNode(replacement, host);
+  cluster.start(replacement);
+  ctx.replaced(target, replacement);
+  return { kind: 'replace-node', targets: [target], detail: `${target} (${role}) killed and removed (${removal}); ${replacement} joins on its host`, heal: async () => undefined };
 }

@@ -80,15 +80,22 @@ export async function runOne(o: RunOptions): Promise<RunRecord> {
     const password = await cluster.superuserPassword(booted.primary);
     await query(cluster, booted.primary, password, `CREATE TABLE ${TABLE} (id bigint PRIMARY KEY)`);
     const targets = cluster.nodes.map((n) => ({ name: n.name, host: n.host, port: n.pgPort }));
+    let replacements = 0;
+    const replacementName = (): string => `r${++replacements}`;
+    const replaced = (oldName: string, newName: string): void => {
+      const node = cluster!.node(newName);
+      targets.splice(targets.findIndex((t) => t.name === oldName), 1, { name: newName, host: node.host, port: node.pgPort });
+      names.push(newName);
+    };
     workload = new Workload({ targets, password, table: TABLE });
     reader = new Reader({ targets, password, table: TABLE });
     workload.start();
     reader.start();
     await sleep(2_000);
 
-    for (const step of planRun(o.seed, { profile: o.profile, nodes: o.nodes })) {
+    for (const step of planRun(o.seed, { profile: o.profile, nodes: o.nodes, replaceNode: o.backend === 'netns' })) {
       const primary = sampler.primary();
-      const fault = await inject(step, { cluster, hosts, primary });
+      const fault = await inject(step, { cluster, hosts, primary, replacementName, replaced });
       const startMs = rel(performance.now());
       const record: { -readonly [K in keyof FaultRecord]: FaultRecord[K] } = { kind: fault.kind, targets: fault.targets, detail: fault.detail, startMs, healMs: null };
       faults.push(record);

@@ -32,12 +32,19 @@ export interface Step {
 export interface PlanOptions {
   readonly profile: Profile;
   readonly nodes: number;
+  /** The backend can put a new node on a dead node's host (netns): replace-node is in the full profile. */
+  readonly replaceNode?: boolean;
 }
 
-/** The fault kinds a cluster of `nodes` can be given (the ring needs five: with three every majority is everyone). */
-export function faultKinds(nodes: number): FaultKind[] {
+/**
+ * The fault kinds a cluster of `nodes` can be given (the ring needs five:
+ * with three every majority is everyone; replacing a node needs a backend
+ * that can give the new node the dead one's host).
+ */
+export function faultKinds(nodes: number, replaceNode = false): FaultKind[] {
   const kinds: FaultKind[] = ['kill-agent', 'kill-postgres', 'kill-host', 'freeze-host', 'isolate-primary', 'isolate-replica', 'partition-halves', 'partition-bridge', 'packet-loss', 'switchover'];
   if (nodes >= 5) kinds.push('partition-ring');
+  if (replaceNode) kinds.push('replace-node');
   return kinds;
 }
 
@@ -46,7 +53,9 @@ export function faultKinds(nodes: number): FaultKind[] {
  * killed, frozen and partitioned away — in an order drawn from the seed.
  * full: six faults drawn from every kind, each primary-hitting kind as
  * likely as the rest, holds of 3 to 12 s (past the ttl: a held fault
- * forces the failover it threatens).
+ * forces the failover it threatens). Replacing a node (a replica's host
+ * dies for good; an operator removes it; a new node joins on that host)
+ * has no hold: the next step waits until the new node streams.
  */
 export function planRun(seed: number, options: PlanOptions): Step[] {
   const rng = new SeededRng(seed);
@@ -56,14 +65,16 @@ export function planRun(seed: number, options: PlanOptions): Step[] {
     shuffle(kinds, rng);
     return kinds.map((kind) => ({ kind, target: 'primary', holdMs: between(5_000, 8_000), settleMs: between(500, 2_000), pick: rng.next() }));
   }
-  const kinds = faultKinds(options.nodes);
+  const kinds = faultKinds(options.nodes, options.replaceNode === true);
   const steps: Step[] = [];
   for (let i = 0; i < 6; i++) {
     const kind = kinds[rng.int(kinds.length)]!;
-    const target: Selector = kind === 'isolate-primary' ? 'primary' : kind === 'isolate-replica' ? 'replica' : (['primary', 'replica', 'any'] as const)[rng.int(3)]!;
+    const target: Selector =
+      kind === 'isolate-primary' ? 'primary' : kind === 'isolate-replica' || kind === 'replace-node' ? 'replica' : (['primary', 'replica', 'any'] as const)[rng.int(3)]!;
     const base = { kind, target, settleMs: between(500, 3_000), pick: rng.next() };
     switch (kind) {
       case 'kill-postgres':
+      case 'replace-node':
         steps.push({ ...base, holdMs: 0 });
         break;
       case 'switchover':

@@ -162,6 +162,11 @@ export class DockerHosts extends IptablesFaultHosts implements ChaosHosts {
     return host;
   }
 
+  renameHost(): void {
+    // A replacement would need the dead container's address while Docker may still hold it.
+    throw new Error('replacing a node is not supported on the docker backend (netns only)');
+  }
+
   /** The node's current container (the one its latest start made), if it was ever started. */
   container(name: string): string | undefined {
     this.host(name);

@@ -115,6 +115,13 @@ export class NetnsNetwork extends IptablesFaultHosts implements ChaosHosts {
     return host;
   }
 
+  renameHost(oldName: string, newName: string): void {
+    const hosts = this.hosts as NetnsHost[];
+    const index = hosts.indexOf(this.host(oldName));
+    if (hosts.some((h) => h.name === newName)) throw new Error(`host ${newName} exists already`);
+    hosts[index] = { ...hosts[index]!, name: newName };
+  }
+
   /** Run a command inside `name`'s namespace to completion; rejects with its stderr on failure. */
   async exec(name: string, command: string, args: readonly string[]): Promise<string> {
     const { stdout } = await run('ip', ['netns', 'exec', this.host(name).namespace, command, ...args]);

@@ -32,6 +32,11 @@ export interface ChaosHosts {
   lossy(name: string, probability: number): Promise<void>;
   /** Remove every network fault. */
   heal(): Promise<void>;
+  /**
+   * The host of `oldName` (whose node is dead for good) is now `newName`'s:
+   * a replacement node runs there. Throws on a backend that cannot.
+   */
+  renameHost(oldName: string, newName: string): void;
   /** Remove everything the backend made; idempotent, never throws for what is already gone. */
   destroy(): Promise<void>;
 }

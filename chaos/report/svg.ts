@@ -51,6 +51,7 @@ const FAULT_FAMILY: Readonly<Record<FaultKind, FaultFamily>> = {
   'partition-ring': 'network',
   'packet-loss': 'network',
   switchover: 'operation',
+  'replace-node': 'operation',
 };
 const FAMILY_COLOURS: Readonly<Record<FaultFamily, string>> = { 'process or host': '#d84315', network: '#6a1b9a', operation: '#1565c0' };
 const SERVER_COLOURS = ['#1b9e77', '#d95f02', '#7570b3', '#e7298a', '#66a61e', '#e6ab02', '#a6761d', '#666666'];

@@ -96,9 +96,13 @@ export class AgentCluster {
   private constructor(
     readonly baseDir: string,
     nodes: AgentNodeSpec[],
-    private readonly placement: AgentPlacement | undefined,
+    private readonly options: AgentClusterOptions,
   ) {
     this.nodes = nodes;
+  }
+
+  private get placement(): AgentPlacement | undefined {
+    return this.options.placement;
   }
 
   /** Write every node's configuration (nothing started). */
@@ -109,32 +113,37 @@ export class AgentCluster {
     // PostgreSQL (as its own OS user) must be able to reach its data directory inside.
     await chmod(options.baseDir, 0o755);
     const names = Array.from({ length: size }, (_, i) => `n${i + 1}`);
-    const ports = await Promise.all(names.map(async () => ({ raft: await freePort(), http: await freePort(), pg: await freePort() })));
-    const nodes = names.map((name, i): AgentNodeSpec => {
-      const dir = join(options.baseDir, name);
-      return { name, host: options.placement?.host(name) ?? '127.0.0.1', dir, raftPort: ports[i]!.raft, httpPort: ports[i]!.http, pgPort: ports[i]!.pg, configFile: join(options.baseDir, `${name}.yaml`), logFile: join(options.baseDir, `${name}.log`) };
-    });
-    for (const node of nodes) {
-      const config = {
-        name: node.name,
-        cluster_name: 'demo',
-        data_dir: node.dir,
-        raft: { bind: `${node.host}:${node.raftPort}`, peers: nodes.map((n) => `${n.name}@${n.host}:${n.raftPort}`), bootstrap_expect: size },
-        postgresql: { listen: node.host, port: node.pgPort, client_cidrs: [...(options.placement?.clientCidrs ?? ['127.0.0.1/32'])], parameters: { max_connections: 50, shared_buffers: '128MB' } },
-        http: { listen: `${node.host}:${node.httpPort}` },
-        bootstrap: { dynamic: { ...options.dynamic } },
-        tls: { local_ca_dir: join(options.baseDir, 'ca') },
-        log: { level: options.logLevel ?? 'info' },
-        ...options.perNode?.(node.name),
-      };
-      await writeFile(node.configFile, YAML.stringify(config));
-    }
-    return new AgentCluster(options.baseDir, nodes, options.placement);
+    const nodes = await Promise.all(names.map((name) => nodeSpec(options, name, options.placement?.host(name) ?? '127.0.0.1')));
+    for (const node of nodes) await writeNodeConfig(options, node, nodes, size);
+    return new AgentCluster(options.baseDir, nodes, options);
+  }
+
+  /**
+   * Write the configuration of a new node `name` (on `host`, default the
+   * placement's) that joins the running cluster: its peer list is every
+   * node this harness knows, and it is not among the initial voters, so it
+   * asks them to let it join. Start it with start(name).
+   */
+  async addNode(name: string, host = this.placement?.host(name) ?? '127.0.0.1'): Promise<AgentNodeSpec> {
+    if (this.nodes.some((n) => n.name === name)) throw new Error(`${name} already exists`);
+    const node = await nodeSpec(this.options, name, host);
+    this.nodes.push(node);
+    await writeNodeConfig(this.options, node, this.nodes, this.options.size ?? 3);
+    return node;
   }
 
   /** An admin client as pgherdctl -c <name's config> connects: that agent first, then its peers. */
   async admin(name = this.nodes[0]!.name): Promise<AdminClient> {
     return AdminClient.connect(configTarget(this.node(name).configFile, {}).connect);
+  }
+
+  /** Drop a node that is dead for good (replaced) from this harness: it is no longer started, sampled or checked. */
+  forget(name: string): void {
+    if (this.running(name)) throw new Error(`${name} is still running`);
+    const index = this.nodes.findIndex((n) => n.name === name);
+    if (index < 0) throw new Error(`no node ${name}`);
+    this.nodes.splice(index, 1);
+    this.children.delete(name);
   }
 
   node(name: string): AgentNodeSpec {
@@ -366,4 +375,27 @@ async function processesWhere(match: (pid: number, argv: readonly string[]) => b
 /** Every process id in /proc. */
 async function processIds(): Promise<number[]> {
   return (await readdir('/proc')).filter((entry) => /^[0-9]+$/.test(entry)).map(Number);
+}
+
+async function nodeSpec(options: AgentClusterOptions, name: string, host: string): Promise<AgentNodeSpec> {
+  const dir = join(options.baseDir, name);
+  const [raftPort, httpPort, pgPort] = [await freePort(), await freePort(), await freePort()];
+  return { name, host, dir, raftPort, httpPort, pgPort, configFile: join(options.baseDir, `${name}.yaml`), logFile: join(options.baseDir, `${name}.log`) };
+}
+
+/** One node's agent configuration; `bootstrapExpect` initial voters: the first of `peers` by name. */
+async function writeNodeConfig(options: AgentClusterOptions, node: AgentNodeSpec, peers: readonly AgentNodeSpec[], bootstrapExpect: number): Promise<void> {
+  const config = {
+    name: node.name,
+    cluster_name: 'demo',
+    data_dir: node.dir,
+    raft: { bind: `${node.host}:${node.raftPort}`, peers: peers.map((n) => `${n.name}@${n.host}:${n.raftPort}`), bootstrap_expect: bootstrapExpect },
+    postgresql: { listen: node.host, port: node.pgPort, client_cidrs: [...(options.placement?.clientCidrs ?? ['127.0.0.1/32'])], parameters: { max_connections: 50, shared_buffers: '128MB' } },
+    http: { listen: `${node.host}:${node.httpPort}` },
+    bootstrap: { dynamic: { ...options.dynamic } },
+    tls: { local_ca_dir: join(options.baseDir, 'ca') },
+    log: { level: options.logLevel ?? 'info' },
+    ...options.perNode?.(node.name),
+  };
+  await writeFile(node.configFile, YAML.stringify(config));
 }

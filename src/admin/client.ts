@@ -3,10 +3,10 @@ import { HOST_PORT_FORM, parseHostPort } from '../config/address.js';
 import { ConfigError } from '../lib/errors.js';
 import { mutualTlsCredentials } from '../tls/credentials.js';
 import { decodeConfig, decodeDsn, decodeHistory, decodePatchConfig, decodeWatchEvent } from './decode-config.js';
-import { decodeClusterStatus, decodePause, decodePendingSwitchover, decodeSwitchoverResult } from './decode.js';
+import { decodeClusterStatus, decodeMemberChange, decodePause, decodePendingSwitchover, decodeSwitchoverResult } from './decode.js';
 import { AdminCallError, AdminUnreachableError, REASON_METADATA_KEY, type EndpointFailure } from './errors.js';
 import { adminDefinition } from './proto.js';
-import type { CancelSwitchoverResult, ClusterStatus, ConfigView, DsnResult, HistoryResult, PatchConfigResult, PauseView, SwitchoverResult, WatchEventView } from './types.js';
+import type { MemberChangeResult, CancelSwitchoverResult, ClusterStatus, ConfigView, DsnResult, HistoryResult, PatchConfigResult, PauseView, SwitchoverResult, WatchEventView } from './types.js';
 import type { WireDsnRole, WireWatchEvent } from './wire.js';
 
 export interface AdminConnectOptions {
@@ -82,6 +82,8 @@ const SWITCHOVER_WAIT_MS_DEFAULT = 30_000;
 const SWITCHOVER_DEADLINE_SLACK_MS = 10_000;
 /** ClusterStatus (a Raft read of at most 2 s), Pause, Resume, CancelSwitchover, PatchConfig (reads and proposals), GetConfig, History, Dsn. */
 const CALL_DEADLINE_MS = 15_000;
+/** How long members add / remove wait for the Raft leader to carry the change out (the agent's default too). */
+const MEMBER_WAIT_MS_DEFAULT = 30_000;
 
 const CHANNEL_OPTIONS: ChannelOptions = {
   // Requests are not idempotent (a switchover must not be recorded twice): no transparent retries.
@@ -185,6 +187,20 @@ export class AdminClient {
   /** Every timeline switch, oldest first. */
   async history(): Promise<HistoryResult> {
     return decodeHistory(await this.call(adminDefinition().history, {}, CALL_DEADLINE_MS));
+  }
+
+  /** Add `name` at `raftAddress` to the Raft membership; resolves once it is a learner (or voter). */
+  async addMember(options: { name: string; raftAddress: string; timeoutMs?: number; by?: string }): Promise<MemberChangeResult> {
+    const timeoutMs = options.timeoutMs ?? MEMBER_WAIT_MS_DEFAULT;
+    const request = { name: options.name, raft_address: options.raftAddress, timeout_ms: timeoutMs, by: options.by ?? '' };
+    return decodeMemberChange(await this.call(adminDefinition().addMember, request, timeoutMs + CALL_DEADLINE_MS));
+  }
+
+  /** Remove `name` from the Raft membership (and then its registration); resolves once it is out of the configuration. */
+  async removeMember(options: { name: string; timeoutMs?: number; by?: string }): Promise<MemberChangeResult> {
+    const timeoutMs = options.timeoutMs ?? MEMBER_WAIT_MS_DEFAULT;
+    const request = { name: options.name, timeout_ms: timeoutMs, by: options.by ?? '' };
+    return decodeMemberChange(await this.call(adminDefinition().removeMember, request, timeoutMs + CALL_DEADLINE_MS));
   }
 
   /** A libpq connection string over every member, for the role. */

@@ -1,6 +1,6 @@
 import { DEFAULT_TAGS } from '../cluster/state.js';
-import type { ClusterStatus, HaView, MemberView, PauseView, PendingSwitchoverView, SwitchoverResult } from './types.js';
-import type { WireClusterStatusResponse, WireHaStatus, WireMember, WirePauseState, WirePendingSwitchover, WireSwitchoverResponse } from './wire.js';
+import type { ClusterStatus, HaView, MemberChangeResult, MemberView, PauseView, PendingSwitchoverView, SwitchoverResult } from './types.js';
+import type { WireClusterStatusResponse, WireHaStatus, WireMember, WireMemberChangeResponse, WirePauseState, WirePendingSwitchover, WireSwitchoverResponse } from './wire.js';
 
 /**
  * Answers of the admin service → the client's view (types.ts), pure. The
@@ -102,4 +102,11 @@ function decodeHa(w: WireHaStatus | null): HaView {
     leaseRemainingMs: w?.lease_remaining_ms ?? null,
     refused: text(w?.refused ?? ''),
   };
+}
+
+const RAFT_ROLE_NAMES: ReadonlySet<string> = new Set(['voter', 'learner', 'none']);
+
+export function decodeMemberChange(response: WireMemberChangeResponse): MemberChangeResult {
+  const raftRole = RAFT_ROLE_NAMES.has(response.raft_role) ? (response.raft_role as MemberChangeResult['raftRole']) : 'none';
+  return { name: response.name, raftRole, changed: response.changed, registered: response.registered, elapsedMs: Number(response.elapsed_ms), message: response.message };
 }

@@ -54,6 +54,12 @@ export const ADMIN_REASONS = [
   'VERSION_CONFLICT',
   /** Dsn: no member qualifies for the role asked. */
   'NO_HOSTS',
+  /** RemoveMember: the name is neither in the Raft configuration nor registered. */
+  'NOT_A_MEMBER',
+  /** RemoveMember: it is the only voter left. */
+  'LAST_VOTER',
+  /** AddMember / RemoveMember: recorded, but not carried out within the wait (it stays requested). */
+  'MEMBERSHIP_TIMEOUT',
   /** Watch: the agent already serves its most streams (RESOURCE_EXHAUSTED): close one, or ask another member. */
   'TOO_MANY_WATCHES',
   /**

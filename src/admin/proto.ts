@@ -3,6 +3,9 @@ import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync, type Options as ProtoLoaderOptions } from '@grpc/proto-loader';
 import { assert } from '../lib/assert.js';
 import type {
+  WireAddMemberRequest,
+  WireMemberChangeResponse,
+  WireRemoveMemberRequest,
   WireCancelSwitchoverRequest,
   WireCancelSwitchoverResponse,
   WireClusterStatusRequest,
@@ -54,6 +57,8 @@ export interface AdminDefinition {
   readonly patchConfig: MethodDefinition<WirePatchConfigRequest, WirePatchConfigResponse>;
   readonly history: MethodDefinition<WireHistoryRequest, WireHistoryResponse>;
   readonly dsn: MethodDefinition<WireDsnRequest, WireDsnResponse>;
+  readonly addMember: MethodDefinition<WireAddMemberRequest, WireMemberChangeResponse>;
+  readonly removeMember: MethodDefinition<WireRemoveMemberRequest, WireMemberChangeResponse>;
   /** Server streaming. */
   readonly watch: MethodDefinition<WireWatchRequest, WireWatchEvent>;
 }
@@ -70,6 +75,8 @@ const METHODS = {
   patchConfig: 'PatchConfig',
   history: 'History',
   dsn: 'Dsn',
+  addMember: 'AddMember',
+  removeMember: 'RemoveMember',
 } as const;
 const SERVER_STREAMING_METHODS = {
   watch: 'Watch',

@@ -12,9 +12,12 @@ import { AdminRefusal, REASON_METADATA_KEY, type AdminReason } from './errors.js
 import { historyResponse } from './history-view.js';
 import { adminDefinition } from './proto.js';
 import { readForAction } from './raft-calls.js';
+import { MemberActions, parseAddMemberRequest, parseRemoveMemberRequest } from './member-actions.js';
 import { parseBy, parseFailoverRequest, parseSwitchoverRequest } from './requests.js';
 import { WATCH_LIMITS_DEFAULT, WatchStreams, type WatchLimits } from './watch-streams.js';
 import type {
+  WireAddMemberRequest,
+  WireRemoveMemberRequest,
   WireCancelSwitchoverRequest,
   WireClusterStatusRequest,
   WireDsnRequest,
@@ -123,6 +126,14 @@ export class AdminService {
         return dsnResponse(await readForAction(backend), parsed);
       }),
       Watch: (call: ServerWritableStream<WireWatchRequest, WireWatchEvent>) => this.watches.handle(call),
+      AddMember: this.unary<WireAddMemberRequest, unknown>('add_member', (request, { backend, ctx, by }) => {
+        const parsed = parseAddMemberRequest(request);
+        return new MemberActions(backend, this.log).add({ ...parsed, by: by(parsed.by) }, ctx);
+      }),
+      RemoveMember: this.unary<WireRemoveMemberRequest, unknown>('remove_member', (request, { backend, ctx, by }) => {
+        const parsed = parseRemoveMemberRequest(request);
+        return new MemberActions(backend, this.log).remove({ ...parsed, by: by(parsed.by) }, ctx);
+      }),
     };
   }
 

@@ -197,3 +197,15 @@ export interface WatchEventView {
   /** The Raft log index of the change (a snapshot: the applied index it reflects). */
   readonly index: number;
 }
+
+/** The outcome of pgherdctl members add / remove. */
+export interface MemberChangeResult {
+  readonly name: string;
+  readonly raftRole: 'voter' | 'learner' | 'none';
+  /** false: the membership already was as requested. */
+  readonly changed: boolean;
+  /** The cluster state still holds its registration. */
+  readonly registered: boolean;
+  readonly elapsedMs: number;
+  readonly message: string;
+}

@@ -220,3 +220,25 @@ export interface WireWatchEvent {
   details_json: string;
   index: number;
 }
+
+export interface WireAddMemberRequest {
+  name: string;
+  raft_address: string;
+  timeout_ms: number;
+  by: string;
+}
+
+export interface WireRemoveMemberRequest {
+  name: string;
+  timeout_ms: number;
+  by: string;
+}
+
+export interface WireMemberChangeResponse {
+  name: string;
+  raft_role: string;
+  changed: boolean;
+  registered: boolean;
+  elapsed_ms: number;
+  message: string;
+}

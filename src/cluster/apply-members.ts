@@ -32,6 +32,7 @@ export function applyInitializeDone(state: ClusterState, command: CommandOf<'ini
 
 /** Register a member, or update its addresses and tags; the first registration time and the last status are kept. */
 export function applyRegisterMember(state: ClusterState, command: CommandOf<'registerMember'>): ApplyOutcome {
+  if (lookup(state.membership, command.member)?.target === 'removed') return removedMember(state, command.member);
   const existing = lookup(state.members, command.member);
   if (!existing && Object.keys(state.members).length >= MEMBERS_MAX) {
     return rejected(state, 'TOO_MANY_MEMBERS', `the cluster already has ${MEMBERS_MAX} members`);
@@ -82,6 +83,32 @@ export function applyRemoveMember(state: ClusterState, command: CommandOf<'remov
     bootstrap: withoutEntry(state.bootstrap, command.member),
     switchover,
   });
+}
+
+/**
+ * Record a requested Raft membership. Adding needs the node's Raft address;
+ * a node asking to join by itself is refused once an operator removed its
+ * name (MEMBER_REMOVED), an operator's add is not. Removing the member that
+ * holds the leader key is refused: switch over first.
+ */
+export function applySetMembership(state: ClusterState, command: CommandOf<'setMembership'>): ApplyOutcome {
+  const current = lookup(state.membership, command.member);
+  if (command.target === 'member') {
+    if (command.raftAddress === null) return rejected(state, 'INVALID', `adding ${command.member} needs its Raft address`, 'raftAddress');
+    if (command.source === 'join' && current?.target === 'removed') return removedMember(state, command.member);
+    if (current?.target === 'member' && current.raftAddress === command.raftAddress) return accepted(state, { changed: false });
+  } else {
+    if (state.leader?.member === command.member) {
+      return rejected(state, 'MEMBER_IS_LEADER', `${command.member} is the primary (it holds the leader key): switch over to another member first`);
+    }
+    if (current?.target === 'removed') return accepted(state, { changed: false });
+  }
+  const intent = { target: command.target, raftAddress: command.raftAddress, source: command.source, by: command.by, atMs: command.atMs };
+  return accepted({ ...state, membership: withEntry(state.membership, command.member, intent) }, { changed: true });
+}
+
+function removedMember(state: ClusterState, member: string): ApplyOutcome {
+  return rejected(state, 'MEMBER_REMOVED', `${member} was removed from the cluster; an operator can add it again (pgherdctl members add)`);
 }
 
 export function unknownMember(state: ClusterState, member: string): ApplyOutcome {

@@ -1,6 +1,6 @@
 import { assert, unreachable } from '../lib/assert.js';
 import { applyCancelSwitchover, applyPromote, applyReleaseLeader, applyRenewLease, applyRequestSwitchover, applySetSync } from './apply-leader.js';
-import { applyInitializeClaim, applyInitializeDone, applyRegisterMember, applyRemoveMember, applyUpdateMemberStatus } from './apply-members.js';
+import { applyInitializeClaim, applyInitializeDone, applyRegisterMember, applyRemoveMember, applySetMembership, applyUpdateMemberStatus } from './apply-members.js';
 import { applyDropSlot, applyPatchConfig, applyRecordBootstrapPlan, applyRecordSlot, applySetPause } from './apply-records.js';
 import type { ClusterCommand } from './commands.js';
 import type { ApplyOutcome } from './results.js';
@@ -58,6 +58,8 @@ function dispatch(state: ClusterState, command: ClusterCommand): ApplyOutcome {
       return applyCancelSwitchover(state);
     case 'setPause':
       return applySetPause(state, command);
+    case 'setMembership':
+      return applySetMembership(state, command);
     default:
       return unreachable(command, 'command');
   }

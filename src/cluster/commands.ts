@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ClusterDecodeError, parseJsonBytes } from './errors.js';
+import { MEMBERSHIP_SOURCES, MEMBERSHIP_TARGETS } from './state.js';
 import {
+  addressSchema,
   bootstrapPlanFields,
   configPatchSchema,
   credentialsSchema,
@@ -71,6 +73,14 @@ export const commandSchema = z.discriminatedUnion('type', [
   command('cancelSwitchover', {}),
   /** Maintenance mode; `by` names a member or an operator. */
   command('setPause', { paused: z.boolean(), by: textSchema.min(1) }),
+  /** Request a Raft membership (carried out by the Raft leader's agent); `raftAddress` is required to add. */
+  command('setMembership', {
+    member: memberNameSchema,
+    target: z.enum(MEMBERSHIP_TARGETS),
+    raftAddress: addressSchema.nullable(),
+    source: z.enum(MEMBERSHIP_SOURCES),
+    by: textSchema.min(1),
+  }),
 ]);
 
 /** A decoded command (defaults filled, LSNs canonical). */

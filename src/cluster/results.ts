@@ -20,6 +20,8 @@ export const REJECTION_CODES = [
   'MEMBER_IS_LEADER',
   /** removeMember: the member is in the sync set (remove it from sync first). */
   'MEMBER_IN_SYNC',
+  /** registerMember / setMembership (join): the member was removed; only an operator's add brings the name back. */
+  'MEMBER_REMOVED',
   /** promote / requestSwitchover: the member is tagged nofailover or failover_priority 0. */
   'MEMBER_INELIGIBLE',
   /** setSync: a member is tagged nosync. */

@@ -3,6 +3,7 @@ import { parseDynamicConfig } from '../config/dynamic.js';
 import { ConfigError } from '../lib/errors.js';
 import { ClusterDecodeError, parseJsonBytes } from './errors.js';
 import {
+  addressSchema,
   bootstrapPlanFields,
   epochSchema,
   lsnSchema,
@@ -16,7 +17,7 @@ import {
   timelineSchema,
   timeMsSchema,
 } from './schema.js';
-import type { ClusterState } from './state.js';
+import { MEMBERSHIP_SOURCES, MEMBERSHIP_TARGETS, type ClusterState } from './state.js';
 
 /**
  * The snapshot encoding of the cluster state, for Raft log compaction:
@@ -65,6 +66,13 @@ const stateSchema = strict({
   ),
   switchover: strict({ from: memberNameSchema, to: memberNameSchema.nullable(), scheduledAtMs: nullableTimeMs, requestedAtMs: timeMsSchema }).nullable(),
   pause: strict({ paused: z.boolean(), by: textSchema.nullable(), atMs: nullableTimeMs }),
+  // Absent in snapshots written before membership requests existed.
+  membership: z
+    .record(
+      memberNameSchema,
+      strict({ target: z.enum(MEMBERSHIP_TARGETS), raftAddress: addressSchema.nullable(), source: z.enum(MEMBERSHIP_SOURCES), by: textSchema, atMs: timeMsSchema }),
+    )
+    .default({}),
 });
 
 const envelopeSchema = strict({ format: z.literal(STATE_FORMAT), v: z.number(), state: z.unknown() });

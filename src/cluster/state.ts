@@ -24,6 +24,8 @@ export interface ClusterState {
   readonly history: readonly HistoryEntry[];
   readonly switchover: Switchover | null;
   readonly pause: PauseState;
+  /** What the Raft configuration should become, by member name: the Raft leader's agent carries it out (src/node/membership.ts). */
+  readonly membership: Readonly<Record<string, MembershipIntent>>;
 }
 
 export interface InitializeState {
@@ -163,6 +165,27 @@ export interface PauseState {
   readonly atMs: number | null;
 }
 
+export const MEMBERSHIP_TARGETS = ['member', 'removed'] as const;
+export type MembershipTarget = (typeof MEMBERSHIP_TARGETS)[number];
+/** Who asked: an operator (pgherdctl members add/remove) or the node itself (a new node asking to join). */
+export const MEMBERSHIP_SOURCES = ['operator', 'join'] as const;
+export type MembershipSource = (typeof MEMBERSHIP_SOURCES)[number];
+
+/**
+ * A requested Raft membership. `member`: add it as a learner at
+ * `raftAddress`, promote it to voter once it has caught up. `removed`: take
+ * it out of the Raft configuration, then forget its registration; the
+ * record stays as a tombstone, so the removed node cannot join again by
+ * itself under that name (an operator's add can).
+ */
+export interface MembershipIntent {
+  readonly target: MembershipTarget;
+  readonly raftAddress: string | null;
+  readonly source: MembershipSource;
+  readonly by: string;
+  readonly atMs: number;
+}
+
 /** Member names are Raft node ids: at most 56 characters so that `pgherd_<name>` fits PostgreSQL's 63-byte names. */
 export { MEMBER_NAME_PATTERN } from '../config/member-name.js';
 
@@ -195,6 +218,7 @@ export function initialClusterState(): ClusterState {
     history: [],
     switchover: null,
     pause: { paused: false, by: null, atMs: null },
+    membership: {},
   };
 }
 

@@ -23,6 +23,8 @@ export const EXCLUSION_REASONS = [
   'NOT_SYNC_STANDBY',
   'IS_FAILED_PRIMARY',
   'UNKNOWN_MEMBER',
+  /** An operator removed it (pgherdctl members remove): it is on its way out. */
+  'REMOVED',
 ] as const;
 export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
 
@@ -83,6 +85,7 @@ function excludeByState(state: ClusterState, position: CandidatePosition, failed
   const member = state.members[name];
   if (!member) return { member: name, reason: 'UNKNOWN_MEMBER', detail: 'not registered in the cluster state' };
   if (name === failedPrimary) return { member: name, reason: 'IS_FAILED_PRIMARY', detail: 'it holds the lapsed lease' };
+  if (state.membership[name]?.target === 'removed') return { member: name, reason: 'REMOVED', detail: 'an operator removed it from the cluster' };
   if (!isPromotable(member.registration.tags)) {
     return { member: name, reason: 'NOFAILOVER', detail: 'tagged nofailover or failover_priority 0' };
   }

@@ -82,6 +82,7 @@ export const LIFECYCLE_REASONS = [
   'NOT_STREAMING',
   'RUNNING',
   'PAUSED',
+  'REMOVED',
 ] as const;
 export type LifecycleReason = (typeof LIFECYCLE_REASONS)[number];
 
@@ -100,13 +101,15 @@ export type LifecycleAction =
   | { readonly kind: 'startStandby'; readonly upstream: string | null; readonly reason: 'REPLICA_NOT_RUNNING' | 'UPSTREAM_CHANGED' | 'FORMER_PRIMARY_NOT_DIVERGED' }
   /** Stop (if running), pg_rewind from `source` (re-clone if that fails and the config allows), then start as its standby. */
   | { readonly kind: 'rejoin'; readonly source: string; readonly reason: 'FORMER_PRIMARY' | 'NOT_STREAMING' }
+  /** An operator removed this member: stop PostgreSQL and do nothing more (its data stays for the operator). */
+  | { readonly kind: 'retire'; readonly reason: 'REMOVED' }
   | {
       readonly kind: 'wait';
-      readonly reason: 'WAITING_FOR_INITIALIZER' | 'WAITING_FOR_SLOT_AND_PLAN' | 'CONFIRM_LEASE_FIRST' | 'RUNNING' | 'PAUSED';
+      readonly reason: 'WAITING_FOR_INITIALIZER' | 'WAITING_FOR_SLOT_AND_PLAN' | 'CONFIRM_LEASE_FIRST' | 'RUNNING' | 'PAUSED' | 'REMOVED';
     };
 
 /** In maintenance mode (pause) the agent registers and renews but never starts, stops, clones or rewinds PostgreSQL on its own. */
-const PAUSE_BLOCKS: ReadonlySet<LifecycleAction['kind']> = new Set(['clone', 'startPrimary', 'releaseLeader', 'startStandby', 'rejoin']);
+const PAUSE_BLOCKS: ReadonlySet<LifecycleAction['kind']> = new Set(['clone', 'startPrimary', 'releaseLeader', 'startStandby', 'rejoin', 'retire']);
 
 export function decideLifecycle(o: LifecycleObservation): LifecycleAction {
   const action = decideUnpaused(o);
@@ -115,6 +118,10 @@ export function decideLifecycle(o: LifecycleObservation): LifecycleAction {
 
 function decideUnpaused(o: LifecycleObservation): LifecycleAction {
   const { state, self } = o;
+  // Checked first: a removed member must not register again (apply would refuse it anyway).
+  if (Object.hasOwn(state.membership, self) && state.membership[self]!.target === 'removed') {
+    return o.postgres.running ? { kind: 'retire', reason: 'REMOVED' } : { kind: 'wait', reason: 'REMOVED' };
+  }
   const member = state.members[self];
   if (!member) return { kind: 'register', reason: 'NOT_REGISTERED' };
   if (!sameRegistration(member.registration, o.registration)) return { kind: 'register', reason: 'REGISTRATION_CHANGED' };

@@ -362,6 +362,10 @@ export class HaLoop {
         this.o.fence?.disarm();
         await ex.rejoin(state, action.source);
         return;
+      case 'retire':
+        this.o.log.warn({ reason: action.reason }, 'ha.member_removed_stopping_postgres');
+        await this.shutdownPostgres();
+        return;
       case 'wait':
         return;
     }

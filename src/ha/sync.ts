@@ -139,7 +139,7 @@ export function decideSync(input: SyncInput): SyncDecision {
 
 /**
  * Up to synchronous_node_count registered members that stream from this
- * primary and are not tagged nosync: those already in sync first
+ * primary, are not tagged nosync and are not being removed: those already in sync first
  * (stability), then by name. Sorted by name in the result.
  */
 export function desiredStandbys(input: SyncInput): string[] {
@@ -148,7 +148,7 @@ export function desiredStandbys(input: SyncInput): string[] {
   if (values.synchronous_mode === 'off') return [];
   const streaming = new Set(input.replication.filter((row) => row.state === 'streaming').map((row) => row.applicationName));
   const eligible = Object.keys(state.members)
-    .filter((name) => name !== self && streaming.has(name) && !state.members[name]!.registration.tags.nosync)
+    .filter((name) => name !== self && streaming.has(name) && !state.members[name]!.registration.tags.nosync && state.membership[name]?.target !== 'removed')
     .sort((a, b) => {
       const inA = state.sync.members.includes(a) ? 0 : 1;
       const inB = state.sync.members.includes(b) ? 0 : 1;

@@ -17,7 +17,8 @@ import { HaExecutor } from '../ha/executor.js';
 import { Fence } from '../ha/fence.js';
 import { FenceKeeper } from '../ha/fence-keeper.js';
 import { HaLoop } from '../ha/loop.js';
-import { ConfigError } from '../lib/errors.js';
+import { ConfigError, ProposalDroppedError, ProposalRefusedError } from '../lib/errors.js';
+import { ClusterDecodeError } from '../cluster/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { productionRng } from '../lib/random.js';
 import { resolveTls } from '../tls/resolve.js';
@@ -28,6 +29,7 @@ import { GrpcTransport } from '../raft/transport/grpc-transport.js';
 import { decodePositionResponse, encodePositionAnswer, unreachablePosition } from '../raft/transport/position.js';
 import type { CandidatePosition } from '../ha/candidates.js';
 import { logConfigChanges } from './config-log.js';
+import { MembershipController, startJoining } from './membership.js';
 
 /**
  * The composition root of one node: Raft (LevelDB log, gRPC transport),
@@ -54,11 +56,10 @@ export function initialVoters(config: Config): Map<string, string> {
 
 export async function startAgent(config: Config, log: Logger): Promise<RunningAgent> {
   const voters = initialVoters(config);
-  if (!voters.has(config.name)) {
-    throw new ConfigError(
-      'raft.peers',
-      `${config.name} is not among the first ${config.raft.bootstrap_expect} members by name (${[...voters.keys()].join(', ')}); joining a running cluster as a new member is not supported yet`,
-    );
+  // Not among the initial voters: a node that joins the running cluster (as a learner, then a voter).
+  const joiner = !voters.has(config.name);
+  if (joiner && otherPeers(config).length === 0) {
+    throw new ConfigError('raft.peers', `${config.name} is not among the first ${config.raft.bootstrap_expect} members by name and knows no peer to join through`);
   }
   const binaries = await findPgBinaries(config.postgresql.bin_dir === undefined ? {} : { binDir: config.postgresql.bin_dir });
   const osUser = await resolvePgOsUser();
@@ -75,13 +76,13 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
   // The admin service shares the peer port and its mutual TLS; it answers UNAVAILABLE until the backend is set below.
   let adminBackend: AdminBackend | undefined;
   const admin = new AdminService(() => adminBackend, log);
-  const peers = new Map(voters);
+  const peers = joiner ? new Map(otherPeers(config).map((p): [string, string] => [p.name, p.address])) : new Map(voters);
   peers.delete(config.name);
   const driver = await RaftDriver.start<ApplyResult>({
     nodeId: config.name,
     advertiseAddress: config.raft.advertise,
     peers,
-    bootstrap: true,
+    bootstrap: !joiner,
     store: logStore,
     stateMachine: machine,
     rng: productionRng(),
@@ -109,6 +110,10 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
         onProposeRequest: (data, timeoutMs) => {
           if (!store) throw new Error('the cluster store has not started');
           return store.proposeEncoded(data, timeoutMs);
+        },
+        onJoinRequest: (member, address, timeoutMs) => {
+          if (!store) throw new ProposalDroppedError('the cluster store has not started');
+          return recordJoin(store, driver, member, address, timeoutMs, log);
         },
         onPositionRequest: () => {
           if (!loop) throw new Error('the HA loop has not started');
@@ -199,6 +204,31 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
   });
 
   const unsubscribeConfig = logConfigChanges(store, log.child({ component: 'config' }));
+  const membershipLog = log.child({ component: 'membership' });
+  const membership = new MembershipController(driver, store, membershipLog, () => Date.now());
+  membership.start();
+  const { voters: confVoters, learners: confLearners } = driver.status().confState;
+  const isMember = (): boolean => {
+    const conf = driver.status().confState;
+    return conf.voters.includes(config.name) || conf.learners.includes(config.name);
+  };
+  let stopJoining = (): void => {};
+  if (confVoters.length === 0 && confLearners.length === 0) {
+    // Never configured: ask the known members to let this node join.
+    stopJoining = startJoining({
+      self: config.name,
+      advertise: config.raft.advertise,
+      peers: [...peers.keys()].sort(),
+      isMember,
+      requestJoin: (peer, address, timeoutMs) => transport!.requestJoin(peer, address, timeoutMs),
+      log: membershipLog,
+    });
+  } else if (!isMember()) {
+    membershipLog.error(
+      { voters: confVoters, learners: confLearners, detail: 'this node was removed from the Raft configuration; to bring it back, add it with pgherdctl members add, or wipe its data_dir and start it as a new node' },
+      'agent.not_a_member',
+    );
+  }
 
   loop.start();
   let http: { server: Server; address: string };
@@ -216,6 +246,8 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
   const stop = (options: { keepPostgres?: boolean } = {}): Promise<void> => {
     stopping ??= (async () => {
       log.info({}, 'agent.stopping');
+      stopJoining();
+      membership.stop();
       await loop!.stop();
       const state = machine.state;
       const keep = options.keepPostgres === true || state.pause.paused;
@@ -253,4 +285,27 @@ async function ownPosition(loop: HaLoop, member: string, timeoutMs: number, log:
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Record a new node's request to join (RaftPeer.Join). A node already in
+ * the Raft configuration has nothing to record. Refusals (a removed name, a
+ * malformed name or address) reject with ProposalRefusedError: the joiner
+ * logs them as final.
+ */
+async function recordJoin(store: ClusterStore, driver: RaftDriver<ApplyResult>, member: string, address: string, timeoutMs: number, log: Logger): Promise<void> {
+  if (parseHostPort(address) === undefined) throw new ProposalRefusedError(`join of ${member}: address '${address}' is not host:port`);
+  const conf = driver.status().confState;
+  if (conf.voters.includes(member) || conf.learners.includes(member)) {
+    log.warn({ member, address, detail: 'a node already in the Raft configuration asked to join; if it lost its data, remove it (pgherdctl members remove) and let it join again' }, 'membership.join_by_member');
+    return;
+  }
+  let result: ApplyResult;
+  try {
+    result = await store.propose({ type: 'setMembership', atMs: Date.now(), member, target: 'member', raftAddress: address, source: 'join', by: member }, timeoutMs);
+  } catch (error) {
+    if (error instanceof ClusterDecodeError) throw new ProposalRefusedError(`join of ${member}: ${error.message}`);
+    throw error;
+  }
+  if (!result.ok) throw new ProposalRefusedError(`join of ${member} refused (${result.code}): ${result.reason}`);
 }

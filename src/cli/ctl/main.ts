@@ -7,6 +7,7 @@ import { registerFailover } from './failover.js';
 import { registerHistory } from './history.js';
 import type { CtlIo } from './io.js';
 import { registerList } from './list.js';
+import { registerMembers } from './members.js';
 import { addGlobalOptions } from './options.js';
 import { registerPause } from './pause.js';
 import { registerResume } from './resume.js';
@@ -23,7 +24,7 @@ import { registerWatch } from './watch.js';
 export function buildProgram(io: CtlIo, setExitCode: (code: number) => void): Command {
   const program = addGlobalOptions(
     new Command('pgherdctl')
-      .description('administer a pgherd cluster: list, topology, watch, switchover, failover, pause, resume, show-config, edit-config, history, dsn')
+      .description('administer a pgherd cluster: list, topology, watch, switchover, failover, pause, resume, show-config, edit-config, history, dsn, members')
       .exitOverride()
       .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
       .configureHelp({ showGlobalOptions: true }),
@@ -48,6 +49,7 @@ Exit codes: 0 done, 1 refused (the reason is printed), 2 usage or configuration 
   registerEditConfig(program, io, setExitCode);
   registerHistory(program, io, setExitCode);
   registerDsn(program, io, setExitCode);
+  registerMembers(program, io, setExitCode);
   return program;
 }
 

@@ -67,6 +67,7 @@ export class GrpcTransport {
       onMessage: options.onMessage,
       onPositionRequest: options.onPositionRequest,
       onProposeRequest: options.onProposeRequest,
+      onJoinRequest: options.onJoinRequest,
     });
     const server = new Server(serverChannelOptions(limits));
     server.addService(raftPeerDefinition().service, service.implementation());
@@ -163,6 +164,23 @@ export class GrpcTransport {
     if (isRefusal(outcome.code)) this.log.warn(fields, 'transport.proposalRefused');
     else this.log.debug(fields, 'transport.proposalFailed');
     throw error;
+  }
+
+  /**
+   * Ask `peerId` (a member this new node knows from its static peer list) to
+   * record that this node joins at `address` (RaftPeer.Join). Resolves once
+   * recorded; rejects with forward.ts's typed errors (ProposalRefusedError:
+   * refused for good, e.g. a removed name; the others: try again or elsewhere).
+   */
+  async requestJoin(peerId: NodeId, address: string, timeoutMs: number): Promise<void> {
+    assert(Number.isFinite(timeoutMs) && timeoutMs > 0, () => `requestJoin timeout must be a positive number of ms, got ${timeoutMs}`);
+    if (this.stopPromise !== undefined) throw new RaftStoppedError();
+    const link = this.links.get(peerId);
+    if (link === undefined) throw new ProposalDroppedError(`no address known for ${peerId}`);
+    const request = { cluster_name: this.options.clusterName, from: this.options.nodeId, to: peerId, address, timeout_ms: Math.min(Math.ceil(timeoutMs), UINT32_MAX) };
+    const outcome = await link.join(request, timeoutMs);
+    if ('response' in outcome) return;
+    throw forwardError(peerId, timeoutMs, outcome, this.stopPromise !== undefined);
   }
 
   /** Replace the peer set: links to removed peers close, links to new or re-addressed peers open. */

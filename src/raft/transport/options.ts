@@ -79,6 +79,12 @@ export interface AdditionalService {
   readonly stop?: () => void;
 }
 
+/**
+ * Serves RaftPeer.Join: record that `member` (a node this one may not know)
+ * asks to join at `address`. Rejects as a ProposeHandler does.
+ */
+export type JoinHandler = (member: NodeId, address: string, timeoutMs: number) => Promise<void>;
+
 /** Serves RaftPeer.Propose on the leader: encoded command in, encoded result out. */
 export type ProposeHandler = (data: Uint8Array, timeoutMs: number) => Promise<Uint8Array>;
 
@@ -108,6 +114,8 @@ export interface TransportOptions {
    * not decode. Anything else answers INTERNAL (a bug). Absent: UNIMPLEMENTED.
    */
   readonly onProposeRequest?: ProposeHandler;
+  /** A new node asks to join (RaftPeer.Join), bounded like onProposeRequest. Absent: UNIMPLEMENTED. */
+  readonly onJoinRequest?: JoinHandler;
   /** Served beside RaftPeer on the same server, with the same credentials (the admin service). */
   readonly services?: readonly AdditionalService[];
   /** Default insecure (TLS arrives later). */
@@ -175,6 +183,9 @@ export function validateOptions(options: TransportOptions): TransportLimits {
   }
   if (options.onPositionRequest !== undefined && typeof options.onPositionRequest !== 'function') {
     throw new ConfigError('transport.onPositionRequest', 'must be a function when set');
+  }
+  if (options.onJoinRequest !== undefined && typeof options.onJoinRequest !== 'function') {
+    throw new ConfigError('transport.onJoinRequest', 'must be a function when set');
   }
   if (options.onProposeRequest !== undefined && typeof options.onProposeRequest !== 'function') {
     throw new ConfigError('transport.onProposeRequest', 'must be a function when set');

@@ -19,6 +19,8 @@ import { snapshotChunks } from './snapshot-codec.js';
 import type {
   WireAck,
   WireEnvelope,
+  WireJoinRequest,
+  WireJoinResponse,
   WirePositionRequest,
   WirePositionResponse,
   WireProposeRequest,
@@ -150,6 +152,11 @@ export class PeerLink {
   /** One Propose call (a proposal forwarded to the leader); see unary(). */
   propose(request: WireProposeRequest, timeoutMs: number): Promise<UnaryCallOutcome<WireProposeResponse>> {
     return this.unary(this.definition.propose, request, timeoutMs);
+  }
+
+  /** One Join call (this new node asks the peer to add it); see unary(). */
+  join(request: WireJoinRequest, timeoutMs: number): Promise<UnaryCallOutcome<WireJoinResponse>> {
+    return this.unary(this.definition.join, request, timeoutMs);
   }
 
   /**

@@ -12,12 +12,14 @@ import type { Logger } from '../../lib/logger.js';
 import type { Message, NodeId } from '../core/types.js';
 import { CodecError, decodeEnvelope } from './codec.js';
 import { proposeFailureStatus } from './forward.js';
-import type { ProposeHandler, TransportLimits } from './options.js';
+import type { JoinHandler, ProposeHandler, TransportLimits } from './options.js';
 import { encodePositionAnswer, InvalidPositionAnswer, type CandidatePositionAnswer } from './position.js';
 import { SnapshotAssembler } from './snapshot-codec.js';
 import type {
   WireAck,
   WireEnvelope,
+  WireJoinRequest,
+  WireJoinResponse,
   WirePositionRequest,
   WirePositionResponse,
   WireProposeRequest,
@@ -38,6 +40,8 @@ export interface PeerServiceOptions {
   readonly onPositionRequest?: (() => Promise<CandidatePositionAnswer> | CandidatePositionAnswer) | undefined;
   /** Answers Propose; absent = UNIMPLEMENTED. */
   readonly onProposeRequest?: ProposeHandler | undefined;
+  /** Answers Join; absent = UNIMPLEMENTED. */
+  readonly onJoinRequest?: JoinHandler | undefined;
 }
 
 export interface PeerServiceStats {
@@ -98,6 +102,7 @@ export class PeerService {
         this.onGetPosition(call, callback),
       Propose: (call: ServerUnaryCall<WireProposeRequest, WireProposeResponse>, callback: sendUnaryData<WireProposeResponse>) =>
         this.onPropose(call, callback),
+      Join: (call: ServerUnaryCall<WireJoinRequest, WireJoinResponse>, callback: sendUnaryData<WireJoinResponse>) => this.onJoin(call, callback),
     };
   }
 
@@ -280,16 +285,58 @@ export class PeerService {
   }
 
   /**
+   * Join: a new node asks to be added. Its sender is not a peer yet, so only
+   * the cluster and the recipient are checked (the cluster CA's mutual TLS
+   * authenticated it); then onJoinRequest records the request, bounded like
+   * a forwarded proposal. Logged at info: joins are rare and worth a line.
+   */
+  private onJoin(call: ServerUnaryCall<WireJoinRequest, WireJoinResponse>, callback: sendUnaryData<WireJoinResponse>): void {
+    const { cluster_name: cluster, from, to, address, timeout_ms: timeoutMs } = call.request;
+    const { nodeId, logger } = this.options;
+    if (!this.admitUnary('join request', 'transport.joinRequestRefused', { cluster, from, to }, callback, { newSender: true })) return;
+    const handler = this.options.onJoinRequest;
+    if (handler === undefined) {
+      callback({ code: Status.UNIMPLEMENTED, details: `node '${nodeId}' does not accept join requests` });
+      return;
+    }
+    const requestedMs = timeoutMs === 0 ? Number.POSITIVE_INFINITY : timeoutMs;
+    const boundMs = Math.max(0, Math.min(requestedMs, remainingMs(call.getDeadline()), this.options.limits.proposeAnswerMsMax));
+    this.answerWithin(call, callback, boundMs, {
+      work: async () => {
+        await handler(from, address, boundMs);
+        logger.info({ from, address }, 'transport.joinRecorded');
+        return {};
+      },
+      timedOut: () => ({ code: Status.DEADLINE_EXCEEDED, details: `node '${nodeId}' did not record the join request within ${boundMs} ms` }),
+      failed: (error) => {
+        const status = proposeFailureStatus(error);
+        if (status === undefined) {
+          logger.error({ from, err: error }, 'transport.joinHandlerFailed');
+          return { code: Status.INTERNAL, details: `node '${nodeId}' failed the join request: ${error instanceof Error ? error.message : String(error)}` };
+        }
+        logger.info({ from, address, status: Status[status.code ?? Status.UNKNOWN], error: status.details }, 'transport.joinRefused');
+        return status;
+      },
+    });
+  }
+
+  /**
    * Refuse a unary request while stopping, or when its sender fails the
    * envelope checks (logged at warn as `event`: configuration trouble).
    * False when the call was answered.
    */
-  private admitUnary(what: string, event: string, sender: UnarySender, callback: (status: ServerStatusResponse) => void): boolean {
+  private admitUnary(
+    what: string,
+    event: string,
+    sender: UnarySender,
+    callback: (status: ServerStatusResponse) => void,
+    { newSender = false }: { newSender?: boolean } = {},
+  ): boolean {
     if (this.stopping) {
       callback({ code: Status.UNAVAILABLE, details: 'transport stopping' });
       return false;
     }
-    const reason = this.checkSender(sender.cluster, sender.from, sender.to);
+    const reason = this.checkSender(sender.cluster, sender.from, sender.to, newSender);
     if (reason === undefined) return true;
     this.options.logger.warn({ reason, ...sender }, event);
     callback(unaryRefusal(what, reason, sender, this.options));
@@ -335,9 +382,9 @@ export class PeerService {
     );
   }
 
-  private checkSender(cluster: string, from: NodeId, to: NodeId): DropReason | undefined {
+  private checkSender(cluster: string, from: NodeId, to: NodeId, newSender = false): DropReason | undefined {
     if (cluster !== this.options.clusterName) return 'wrongCluster';
-    if (!this.options.isPeer(from)) return 'unknownPeer';
+    if (!newSender && !this.options.isPeer(from)) return 'unknownPeer';
     if (to !== this.options.nodeId) return 'wrongRecipient';
     return undefined;
   }

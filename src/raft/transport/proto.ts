@@ -9,6 +9,8 @@ import type {
   WirePositionResponse,
   WireProposeRequest,
   WireProposeResponse,
+  WireJoinRequest,
+  WireJoinResponse,
   WireSnapshotChunk,
 } from './wire.js';
 
@@ -39,6 +41,7 @@ export interface RaftPeerDefinition {
   readonly installSnapshot: MethodDefinition<WireSnapshotChunk, WireAck>;
   readonly getPosition: MethodDefinition<WirePositionRequest, WirePositionResponse>;
   readonly propose: MethodDefinition<WireProposeRequest, WireProposeResponse>;
+  readonly join: MethodDefinition<WireJoinRequest, WireJoinResponse>;
 }
 
 let loaded: RaftPeerDefinition | undefined;
@@ -52,7 +55,7 @@ export function raftPeerDefinition(): RaftPeerDefinition {
 function load(): RaftPeerDefinition {
   const packageDefinition = loadSync(fileURLToPath(PROTO_URL), PROTO_LOADER_OPTIONS);
   const service = packageDefinition[SERVICE_NAME] as ServiceDefinition | undefined;
-  assert(service !== undefined && 'Send' in service && 'InstallSnapshot' in service && 'GetPosition' in service && 'Propose' in service, `${SERVICE_NAME} missing from raft.proto`);
+  assert(service !== undefined && 'Send' in service && 'InstallSnapshot' in service && 'GetPosition' in service && 'Propose' in service && 'Join' in service, `${SERVICE_NAME} missing from raft.proto`);
   const send = service['Send'] as MethodDefinition<WireEnvelope, WireAck>;
   const installSnapshot = service['InstallSnapshot'] as MethodDefinition<WireSnapshotChunk, WireAck>;
   const getPosition = service['GetPosition'] as MethodDefinition<WirePositionRequest, WirePositionResponse>;
@@ -60,6 +63,8 @@ function load(): RaftPeerDefinition {
   assert(send.requestStream && !send.responseStream, 'RaftPeer.Send must be a client stream');
   assert(installSnapshot.requestStream && !installSnapshot.responseStream, 'RaftPeer.InstallSnapshot must be a client stream');
   assert(!getPosition.requestStream && !getPosition.responseStream, 'RaftPeer.GetPosition must be unary');
+  const join = service['Join'] as MethodDefinition<WireJoinRequest, WireJoinResponse>;
   assert(!propose.requestStream && !propose.responseStream, 'RaftPeer.Propose must be unary');
-  return Object.freeze({ service, send, installSnapshot, getPosition, propose });
+  assert(!join.requestStream && !join.responseStream, 'RaftPeer.Join must be unary');
+  return Object.freeze({ service, send, installSnapshot, getPosition, propose, join });
 }

@@ -153,3 +153,14 @@ export interface WireProposeRequest {
 export interface WireProposeResponse {
   result: Uint8Array;
 }
+
+export interface WireJoinRequest {
+  cluster_name: string;
+  from: string;
+  to: string;
+  address: string;
+  /** 0 = bounded by the caller's deadline only. */
+  timeout_ms: number;
+}
+
+export type WireJoinResponse = Record<string, never>;

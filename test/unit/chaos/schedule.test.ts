@@ -19,6 +19,11 @@ test('full: over many seeds every fault kind occurs; the ring only with five nod
   t.deepEqual([...seen(3)].sort(), faultKinds(3).sort());
   t.false(seen(3).has('partition-ring'));
   t.true(seen(5).has('partition-ring'));
+  // Replacing a node only where the backend can (netns): always a replica, nothing to hold.
+  t.false(seen(3).has('replace-node'));
+  const withReplace = Array.from({ length: 200 }, (_, seed) => planRun(seed, { profile: 'full', nodes: 3, replaceNode: true })).flat();
+  t.deepEqual([...new Set(withReplace.map((s) => s.kind))].sort(), faultKinds(3, true).sort());
+  for (const step of withReplace.filter((s) => s.kind === 'replace-node')) t.like(step, { target: 'replica', holdMs: 0 });
   for (const step of planRun(3, { profile: 'full', nodes: 5 })) {
     t.true(step.pick >= 0 && step.pick < 1);
     if (step.kind === 'packet-loss') t.true(step.lossProbability! > 0 && step.lossProbability! < 1);

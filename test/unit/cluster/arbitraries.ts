@@ -85,6 +85,15 @@ const commandArbitraries: fc.Arbitrary<ClusterCommandInput>[] = [
   fc.record({ type: fc.constant('requestSwitchover' as const), atMs, from: member, to: fc.option(member, { nil: null }), scheduledAtMs: fc.option(atMs, { nil: null }) }),
   fc.record({ type: fc.constant('cancelSwitchover' as const), atMs }),
   fc.record({ type: fc.constant('setPause' as const), atMs, paused: fc.boolean(), by: fc.constantFrom('operator', 'n1') }),
+  fc.record({
+    type: fc.constant('setMembership' as const),
+    atMs,
+    member: fc.constantFrom('n1', 'n2', 'n3', 'n4'),
+    target: fc.constantFrom('member', 'removed'),
+    raftAddress: fc.option(fc.constantFrom('n4:7400', 'n2:7401'), { nil: null }),
+    source: fc.constantFrom('operator', 'join'),
+    by: fc.constantFrom('operator', 'n4'),
+  }),
 ];
 
 export const commandArbitrary: fc.Arbitrary<ClusterCommandInput> = fc.oneof(...commandArbitraries);

@@ -25,6 +25,7 @@ test('command types and rejection codes are stable', (t) => {
     'requestSwitchover',
     'cancelSwitchover',
     'setPause',
+    'setMembership',
   ]);
   t.deepEqual(REJECTION_CODES, [
     'ALREADY_INITIALIZED',
@@ -34,6 +35,7 @@ test('command types and rejection codes are stable', (t) => {
     'TOO_MANY_MEMBERS',
     'MEMBER_IS_LEADER',
     'MEMBER_IN_SYNC',
+    'MEMBER_REMOVED',
     'MEMBER_INELIGIBLE',
     'MEMBER_NOSYNC',
     'NOT_LEADER_HOLDER',
