@@ -29,6 +29,7 @@ import { GrpcTransport } from '../raft/transport/grpc-transport.js';
 import { decodePositionResponse, encodePositionAnswer, unreachablePosition } from '../raft/transport/position.js';
 import type { CandidatePosition } from '../ha/candidates.js';
 import { logConfigChanges } from './config-log.js';
+import { startDiscovery } from './discovery.js';
 import { MembershipController, startJoining } from './membership.js';
 
 /**
@@ -76,13 +77,15 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
   // The admin service shares the peer port and its mutual TLS; it answers UNAVAILABLE until the backend is set below.
   let adminBackend: AdminBackend | undefined;
   const admin = new AdminService(() => adminBackend, log);
-  const peers = joiner ? new Map(otherPeers(config).map((p): [string, string] => [p.name, p.address])) : new Map(voters);
+  // Every peer of the static list: a fresh node asks them all before it forms or joins the cluster.
+  const peers = new Map(otherPeers(config).map((p): [string, string] => [p.name, p.address]));
   peers.delete(config.name);
   const driver = await RaftDriver.start<ApplyResult>({
     nodeId: config.name,
     advertiseAddress: config.raft.advertise,
     peers,
-    bootstrap: !joiner,
+    // A fresh node is configured by discovery (below) or by the leader it joins, never blindly at start.
+    bootstrap: false,
     store: logStore,
     stateMachine: machine,
     rng: productionRng(),
@@ -110,6 +113,10 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
         onProposeRequest: (data, timeoutMs) => {
           if (!store) throw new Error('the cluster store has not started');
           return store.proposeEncoded(data, timeoutMs);
+        },
+        onHelloRequest: () => {
+          const { voters: v, learners } = driver.status().confState;
+          return { configured: v.length > 0 || learners.length > 0, voters: v, learners };
         },
         onJoinRequest: (member, address, timeoutMs) => {
           if (!store) throw new ProposalDroppedError('the cluster store has not started');
@@ -213,8 +220,8 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     return conf.voters.includes(config.name) || conf.learners.includes(config.name);
   };
   let stopJoining = (): void => {};
-  if (confVoters.length === 0 && confLearners.length === 0) {
-    // Never configured: ask the known members to let this node join.
+  let stopDiscovery = (): void => {};
+  const askToJoin = (): void => {
     stopJoining = startJoining({
       self: config.name,
       advertise: config.raft.advertise,
@@ -223,6 +230,25 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
       requestJoin: (peer, address, timeoutMs) => transport!.requestJoin(peer, address, timeoutMs),
       log: membershipLog,
     });
+  };
+  if (confVoters.length === 0 && confLearners.length === 0) {
+    // Never configured: an initial voter by name discovers whether to form the cluster or join it; any other node joins.
+    if (joiner) askToJoin();
+    else {
+      stopDiscovery = startDiscovery({
+        self: config.name,
+        initialVoters: [...voters.keys()],
+        peers: [...peers.keys()].sort(),
+        hello: (peer, timeoutMs) => transport!.hello(peer, timeoutMs),
+        configured: () => {
+          const conf = driver.status().confState;
+          return conf.voters.length > 0 || conf.learners.length > 0;
+        },
+        bootstrap: () => void driver.bootstrapNow(voters),
+        join: askToJoin,
+        log: membershipLog,
+      });
+    }
   } else if (!isMember()) {
     membershipLog.error(
       { voters: confVoters, learners: confLearners, detail: 'this node was removed from the Raft configuration; to bring it back, add it with pgherdctl members add, or wipe its data_dir and start it as a new node' },
@@ -240,12 +266,13 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     await fence.close();
     throw error;
   }
-  log.info({ raft: config.raft.advertise, http: http.address, postgres: config.postgresql.connect_address, voters: [...voters.keys()] }, 'agent.started');
+  log.info({ raft: config.raft.advertise, http: http.address, postgres: config.postgresql.connect_address, initialVoters: [...voters.keys()], raftVoters: driver.status().confState.voters }, 'agent.started');
 
   let stopping: Promise<void> | undefined;
   const stop = (options: { keepPostgres?: boolean } = {}): Promise<void> => {
     stopping ??= (async () => {
       log.info({}, 'agent.stopping');
+      stopDiscovery();
       stopJoining();
       membership.stop();
       await loop!.stop();

@@ -1,4 +1,4 @@
-import type { ConfChange, ConfState, Message, NodeId, RaftStatus, Ready } from './types.js';
+import type { ConfChange, ConfState, Message, NodeId, RaftStatus, Ready, Snapshot } from './types.js';
 
 /**
  * The public surface of the pure Raft core (implemented by RawNode in
@@ -12,6 +12,12 @@ export interface RaftNode {
   step(message: Message): void;
   /** Start an election now (pre-vote first when enabled). No-op for learners and non-members. */
   campaign(): void;
+  /**
+   * Give a never-configured node (empty log, no membership) the cluster's
+   * index-0 snapshot naming the initial voters, as a leader would; the next
+   * Ready persists it. False when the node is configured already.
+   */
+  bootstrap(snapshot: Snapshot): boolean;
   /**
    * Append a normal entry. Leader only: throws NotLeaderError otherwise, and
    * ProposalDroppedError during a leadership transfer or when uncommitted

@@ -11,6 +11,7 @@ import { flushBroadcast } from './replication.js';
 import { READ_INDEX_CONTEXT_MAX_BYTES, READ_INDEX_PENDING_MAX } from './read-only.js';
 import { proposeConfChangeOnLeader, proposeOnLeader } from './step-leader.js';
 import { stepRaft } from './step.js';
+import { bootstrapConfiguration } from './step-follower.js';
 import { tickRaft } from './tick.js';
 import {
   NONE,
@@ -23,6 +24,7 @@ import {
   type ProgressStatus,
   type RaftStatus,
   type Ready,
+  type Snapshot,
   type SoftState,
 } from './types.js';
 
@@ -59,6 +61,16 @@ export class RawNode implements RaftNode {
       return;
     }
     stepRaft(r, message);
+  }
+
+  /**
+   * Configure a node that never was (empty log, no membership) with `snapshot`,
+   * the cluster's index-0 snapshot naming the initial voters: as if a leader had
+   * sent it, so the next Ready persists and applies it. False when the node is
+   * configured already (a leader got there first).
+   */
+  bootstrap(snapshot: Snapshot): boolean {
+    return bootstrapConfiguration(this.raft, snapshot);
   }
 
   campaign(): void {

@@ -1,3 +1,4 @@
+import { assert } from '../../lib/assert.js';
 import { hup } from './election.js';
 import type { Raft } from './raft.js';
 import { ProgressTracker } from './tracker.js';
@@ -104,6 +105,16 @@ export function handleSnapshot(r: Raft, m: Message): void {
     r.logger.debug({ term: r.term, from: m.from, index, snapshotTerm: term, commit: r.log.committed }, 'raft.snapshotIgnored');
     r.send({ type: 'appResp', to: m.from, index: r.log.committed });
   }
+}
+
+/**
+ * Give a never-configured node its initial configuration itself (RawNode.bootstrap), as the
+ * index-0 snapshot a leader would send it. False when it is configured already (or busy with a snapshot).
+ */
+export function bootstrapConfiguration(r: Raft, snapshot: Snapshot): boolean {
+  assert(snapshot.metadata.index === 0 && snapshot.metadata.confState.voters.length > 0, 'a bootstrap snapshot is at index 0 and names the voters');
+  if (!needsBootstrapSnapshot(r) || r.role !== 'follower') return false;
+  return restoreSnapshot(r, snapshot);
 }
 
 /** A member that was never configured: no membership, empty log. It joins from the leader's snapshot. */

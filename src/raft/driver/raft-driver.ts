@@ -199,6 +199,23 @@ export class RaftDriver<R = unknown> extends EventEmitter<RaftDriverEvents> {
     await done;
   }
 
+  /**
+   * Form the cluster from a never-configured start (the agent decides when:
+   * src/node/discovery.ts): `voters` become the initial configuration, as
+   * the index-0 snapshot every initial voter writes. False when this node
+   * is configured already.
+   */
+  bootstrapNow(voters: ReadonlyMap<NodeId, string>): boolean {
+    this.assertRunning();
+    for (const [id, address] of voters) if (id !== this.options.nodeId && !this.addresses.has(id)) this.addresses.set(id, address);
+    const data = encodeSnapshotData({ addresses: Object.fromEntries(this.addresses), app: this.options.stateMachine.snapshot() });
+    const confState = { voters: [...voters.keys()].sort(), learners: [] };
+    const done = this.node.bootstrap({ metadata: { index: 0, term: 0, confState }, data });
+    if (done) this.log.info({ node: this.options.nodeId, voters: confState.voters }, 'raft.bootstrapped');
+    this.kick();
+    return done;
+  }
+
   transferLeadership(to: NodeId): void {
     this.assertRunning();
     this.node.transferLeadership(to);

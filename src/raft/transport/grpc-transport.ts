@@ -6,13 +6,13 @@ import type { Message, NodeId } from '../core/types.js';
 import { assertEncodable, encodeEnvelope } from './codec.js';
 import { forwardError, isRefusal } from './forward.js';
 import { serverChannelOptions } from './grpc-options.js';
-import { parseAddress, validateOptions, validatePeers, type TransportLimits, type TransportOptions } from './options.js';
+import { parseAddress, validateOptions, validatePeers, type HelloAnswer, type TransportLimits, type TransportOptions } from './options.js';
 import { PeerLink, type PeerLinkStats } from './peer-link.js';
 import { PeerService } from './peer-service.js';
 import { decodePositionResponse, unreachablePosition, type CandidatePosition } from './position.js';
 import { raftPeerDefinition } from './proto.js';
 
-export { TRANSPORT_LIMITS_DEFAULT, type AdditionalService, type ProposeHandler, type TransportLimits, type TransportOptions } from './options.js';
+export { TRANSPORT_LIMITS_DEFAULT, type AdditionalService, type HelloAnswer, type ProposeHandler, type TransportLimits, type TransportOptions } from './options.js';
 export type { PeerLinkStats } from './peer-link.js';
 export { POSITION_ROLES, type CandidatePosition, type CandidatePositionAnswer, type PositionRole } from './position.js';
 
@@ -68,6 +68,7 @@ export class GrpcTransport {
       onPositionRequest: options.onPositionRequest,
       onProposeRequest: options.onProposeRequest,
       onJoinRequest: options.onJoinRequest,
+      onHelloRequest: options.onHelloRequest,
     });
     const server = new Server(serverChannelOptions(limits));
     server.addService(raftPeerDefinition().service, service.implementation());
@@ -164,6 +165,18 @@ export class GrpcTransport {
     if (isRefusal(outcome.code)) this.log.warn(fields, 'transport.proposalRefused');
     else this.log.debug(fields, 'transport.proposalFailed');
     throw error;
+  }
+
+  /** Ask `peerId` for its Raft configuration (RaftPeer.Hello); null when it does not answer within timeoutMs or refuses. */
+  async hello(peerId: NodeId, timeoutMs: number): Promise<HelloAnswer | null> {
+    const link = this.stopPromise === undefined ? this.links.get(peerId) : undefined;
+    if (link === undefined) return null;
+    const outcome = await link.hello({ cluster_name: this.options.clusterName, from: this.options.nodeId, to: peerId }, timeoutMs);
+    if ('failure' in outcome) {
+      this.log.debug({ peer: peerId, reason: outcome.failure }, 'transport.helloUnanswered');
+      return null;
+    }
+    return { configured: outcome.response.configured, voters: [...outcome.response.voters], learners: [...outcome.response.learners] };
   }
 
   /**

@@ -85,6 +85,13 @@ export interface AdditionalService {
  */
 export type JoinHandler = (member: NodeId, address: string, timeoutMs: number) => Promise<void>;
 
+/** What a node answers RaftPeer.Hello: its Raft configuration, if it has one. */
+export interface HelloAnswer {
+  readonly configured: boolean;
+  readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+}
+
 /** Serves RaftPeer.Propose on the leader: encoded command in, encoded result out. */
 export type ProposeHandler = (data: Uint8Array, timeoutMs: number) => Promise<Uint8Array>;
 
@@ -114,6 +121,8 @@ export interface TransportOptions {
    * not decode. Anything else answers INTERNAL (a bug). Absent: UNIMPLEMENTED.
    */
   readonly onProposeRequest?: ProposeHandler;
+  /** Answers RaftPeer.Hello (discovery before a cluster forms). Absent: UNIMPLEMENTED. */
+  readonly onHelloRequest?: () => HelloAnswer;
   /** A new node asks to join (RaftPeer.Join), bounded like onProposeRequest. Absent: UNIMPLEMENTED. */
   readonly onJoinRequest?: JoinHandler;
   /** Served beside RaftPeer on the same server, with the same credentials (the admin service). */
@@ -183,6 +192,9 @@ export function validateOptions(options: TransportOptions): TransportLimits {
   }
   if (options.onPositionRequest !== undefined && typeof options.onPositionRequest !== 'function') {
     throw new ConfigError('transport.onPositionRequest', 'must be a function when set');
+  }
+  if (options.onHelloRequest !== undefined && typeof options.onHelloRequest !== 'function') {
+    throw new ConfigError('transport.onHelloRequest', 'must be a function when set');
   }
   if (options.onJoinRequest !== undefined && typeof options.onJoinRequest !== 'function') {
     throw new ConfigError('transport.onJoinRequest', 'must be a function when set');

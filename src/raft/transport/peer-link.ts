@@ -19,6 +19,8 @@ import { snapshotChunks } from './snapshot-codec.js';
 import type {
   WireAck,
   WireEnvelope,
+  WireHelloRequest,
+  WireHelloResponse,
   WireJoinRequest,
   WireJoinResponse,
   WirePositionRequest,
@@ -152,6 +154,11 @@ export class PeerLink {
   /** One Propose call (a proposal forwarded to the leader); see unary(). */
   propose(request: WireProposeRequest, timeoutMs: number): Promise<UnaryCallOutcome<WireProposeResponse>> {
     return this.unary(this.definition.propose, request, timeoutMs);
+  }
+
+  /** One Hello call (discovery before a cluster forms); see unary(). */
+  hello(request: WireHelloRequest, timeoutMs: number): Promise<UnaryCallOutcome<WireHelloResponse>> {
+    return this.unary(this.definition.hello, request, timeoutMs);
   }
 
   /** One Join call (this new node asks the peer to add it); see unary(). */

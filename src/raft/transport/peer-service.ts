@@ -12,12 +12,14 @@ import type { Logger } from '../../lib/logger.js';
 import type { Message, NodeId } from '../core/types.js';
 import { CodecError, decodeEnvelope } from './codec.js';
 import { proposeFailureStatus } from './forward.js';
-import type { JoinHandler, ProposeHandler, TransportLimits } from './options.js';
+import type { HelloAnswer, JoinHandler, ProposeHandler, TransportLimits } from './options.js';
 import { encodePositionAnswer, InvalidPositionAnswer, type CandidatePositionAnswer } from './position.js';
 import { SnapshotAssembler } from './snapshot-codec.js';
 import type {
   WireAck,
   WireEnvelope,
+  WireHelloRequest,
+  WireHelloResponse,
   WireJoinRequest,
   WireJoinResponse,
   WirePositionRequest,
@@ -40,6 +42,8 @@ export interface PeerServiceOptions {
   readonly onPositionRequest?: (() => Promise<CandidatePositionAnswer> | CandidatePositionAnswer) | undefined;
   /** Answers Propose; absent = UNIMPLEMENTED. */
   readonly onProposeRequest?: ProposeHandler | undefined;
+  /** Answers Hello; absent = UNIMPLEMENTED. */
+  readonly onHelloRequest?: (() => HelloAnswer) | undefined;
   /** Answers Join; absent = UNIMPLEMENTED. */
   readonly onJoinRequest?: JoinHandler | undefined;
 }
@@ -103,6 +107,7 @@ export class PeerService {
       Propose: (call: ServerUnaryCall<WireProposeRequest, WireProposeResponse>, callback: sendUnaryData<WireProposeResponse>) =>
         this.onPropose(call, callback),
       Join: (call: ServerUnaryCall<WireJoinRequest, WireJoinResponse>, callback: sendUnaryData<WireJoinResponse>) => this.onJoin(call, callback),
+      Hello: (call: ServerUnaryCall<WireHelloRequest, WireHelloResponse>, callback: sendUnaryData<WireHelloResponse>) => this.onHello(call, callback),
     };
   }
 
@@ -282,6 +287,19 @@ export class PeerService {
         return status;
       },
     });
+  }
+
+  /** Hello: answered at once from the node's configuration; the sender may be unknown (a node not yet in any cluster). */
+  private onHello(call: ServerUnaryCall<WireHelloRequest, WireHelloResponse>, callback: sendUnaryData<WireHelloResponse>): void {
+    const { cluster_name: cluster, from, to } = call.request;
+    if (!this.admitUnary('hello', 'transport.helloRefused', { cluster, from, to }, callback, { newSender: true })) return;
+    const answer = this.options.onHelloRequest;
+    if (answer === undefined) {
+      callback({ code: Status.UNIMPLEMENTED, details: `node '${this.options.nodeId}' does not answer hello` });
+      return;
+    }
+    const { configured, voters, learners } = answer();
+    callback(null, { configured, voters: [...voters], learners: [...learners] });
   }
 
   /**

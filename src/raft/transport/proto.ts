@@ -11,6 +11,8 @@ import type {
   WireProposeResponse,
   WireJoinRequest,
   WireJoinResponse,
+  WireHelloRequest,
+  WireHelloResponse,
   WireSnapshotChunk,
 } from './wire.js';
 
@@ -42,6 +44,7 @@ export interface RaftPeerDefinition {
   readonly getPosition: MethodDefinition<WirePositionRequest, WirePositionResponse>;
   readonly propose: MethodDefinition<WireProposeRequest, WireProposeResponse>;
   readonly join: MethodDefinition<WireJoinRequest, WireJoinResponse>;
+  readonly hello: MethodDefinition<WireHelloRequest, WireHelloResponse>;
 }
 
 let loaded: RaftPeerDefinition | undefined;
@@ -55,7 +58,7 @@ export function raftPeerDefinition(): RaftPeerDefinition {
 function load(): RaftPeerDefinition {
   const packageDefinition = loadSync(fileURLToPath(PROTO_URL), PROTO_LOADER_OPTIONS);
   const service = packageDefinition[SERVICE_NAME] as ServiceDefinition | undefined;
-  assert(service !== undefined && 'Send' in service && 'InstallSnapshot' in service && 'GetPosition' in service && 'Propose' in service && 'Join' in service, `${SERVICE_NAME} missing from raft.proto`);
+  assert(service !== undefined && 'Send' in service && 'InstallSnapshot' in service && 'GetPosition' in service && 'Propose' in service && 'Join' in service && 'Hello' in service, `${SERVICE_NAME} missing from raft.proto`);
   const send = service['Send'] as MethodDefinition<WireEnvelope, WireAck>;
   const installSnapshot = service['InstallSnapshot'] as MethodDefinition<WireSnapshotChunk, WireAck>;
   const getPosition = service['GetPosition'] as MethodDefinition<WirePositionRequest, WirePositionResponse>;
@@ -65,6 +68,8 @@ function load(): RaftPeerDefinition {
   assert(!getPosition.requestStream && !getPosition.responseStream, 'RaftPeer.GetPosition must be unary');
   const join = service['Join'] as MethodDefinition<WireJoinRequest, WireJoinResponse>;
   assert(!propose.requestStream && !propose.responseStream, 'RaftPeer.Propose must be unary');
+  const hello = service['Hello'] as MethodDefinition<WireHelloRequest, WireHelloResponse>;
   assert(!join.requestStream && !join.responseStream, 'RaftPeer.Join must be unary');
-  return Object.freeze({ service, send, installSnapshot, getPosition, propose, join });
+  assert(!hello.requestStream && !hello.responseStream, 'RaftPeer.Hello must be unary');
+  return Object.freeze({ service, send, installSnapshot, getPosition, propose, join, hello });
 }

@@ -164,3 +164,15 @@ export interface WireJoinRequest {
 }
 
 export type WireJoinResponse = Record<string, never>;
+
+export interface WireHelloRequest {
+  cluster_name: string;
+  from: string;
+  to: string;
+}
+
+export interface WireHelloResponse {
+  configured: boolean;
+  voters: string[];
+  learners: string[];
+}

@@ -75,4 +75,20 @@ test.serial('a new node joins the running cluster and streams; a replica is remo
   const final = await admin.clusterStatus();
   t.false(final.members.some((m) => m.name === removed), 'the removed node did not register again');
   t.is(await cluster.postmasterPid(removed), undefined, 'the removed node did not start PostgreSQL');
+
+  // Found by the chaos suite (seed 2022): a replacement whose name sorts first, with a peer list that no
+  // longer names the removed node, is by name an initial voter. It must join the cluster, not form its own.
+  await cluster.stop(removed);
+  cluster.forget(removed);
+  await cluster.addNode('n0');
+  cluster.start('n0');
+  await untilValue('n0 a Raft voter of the cluster', JOIN_MS, async () => {
+    const status = await admin.clusterStatus().catch(() => undefined);
+    return status?.raft.voters.includes('n0') ? true : undefined;
+  }, 500);
+  const replaced = await untilHealthy(cluster, JOIN_MS);
+  t.true(replaced.replicas.includes('n0') || replaced.primary === 'n0');
+  const rows = await tryQuery(cluster, 'n0', password, 'SELECT count(*)::int AS n FROM m');
+  t.false(rows instanceof Error, String(rows));
+  if (!(rows instanceof Error)) t.is(rows.rows[0]?.['n'], 1001);
 });
