@@ -212,7 +212,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
 
   const unsubscribeConfig = logConfigChanges(store, log.child({ component: 'config' }));
   const membershipLog = log.child({ component: 'membership' });
-  const membership = new MembershipController(driver, store, membershipLog, () => Date.now());
+  const membership = new MembershipController(driver, store, membershipLog, () => Date.now(), config.raft.replace_unreachable_after_ms);
   membership.start();
   const { voters: confVoters, learners: confLearners } = driver.status().confState;
   const isMember = (): boolean => {

@@ -10,7 +10,12 @@ import type { ConfState, NodeId, ProgressStatus } from '../raft/core/types.js';
  *  - a requested member not in the configuration joins as a learner;
  *  - a learner that has caught up becomes a voter;
  *  - a removed member leaves the configuration (never the last voter), then
- *    its registration is forgotten (which drops its slot on the primary).
+ *    its registration is forgotten (which drops its slot on the primary);
+ *  - a voter unreachable for replace_unreachable_after_ms while a new node
+ *    waits, caught up, as a learner is replaced: it is marked removed (the
+ *    steps above then remove it and promote the learner), so an auto-scaling
+ *    group that replaces a dead instance heals without an operator. Never
+ *    the primary (it holds the leader key: failover comes first).
  */
 
 /** A learner is promoted once its log is within this many entries of the leader's. */
@@ -21,6 +26,8 @@ export type MembershipStep =
   | { readonly kind: 'promote'; readonly member: NodeId; readonly address: string }
   | { readonly kind: 'removeNode'; readonly member: NodeId }
   | { readonly kind: 'forgetMember'; readonly member: NodeId }
+  /** Mark the unreachable voter `member` removed: `by`, a caught-up learner, takes its place. */
+  | { readonly kind: 'replace'; readonly member: NodeId; readonly by: NodeId; readonly unreachableMs: number }
   /** Nothing can be done yet, and why (logged when it changes). */
   | { readonly kind: 'wait'; readonly member: NodeId; readonly reason: string };
 
@@ -29,9 +36,16 @@ export interface LeaderView {
   readonly confState: ConfState;
   readonly lastIndex: number;
   readonly progress: Readonly<Record<NodeId, ProgressStatus>>;
+  /** How long each voter has been unreachable as this leader saw it (absent: reachable, or not known that long). */
+  readonly unreachableMs?: Readonly<Record<NodeId, number>>;
+  /** raft.replace_unreachable_after_ms; absent: never replace. */
+  readonly replaceAfterMs?: number;
 }
 
 export function planMembership(state: ClusterState, raft: LeaderView): MembershipStep | null {
+  // Before the learner's promotion: promoted, it would no longer be a node waiting to take a dead voter's place.
+  const replace = replacement(state, raft);
+  if (replace !== null) return replace;
   let waiting: MembershipStep | null = null;
   for (const member of Object.keys(state.membership).sort()) {
     const step = stepFor(state, raft, member);
@@ -40,6 +54,20 @@ export function planMembership(state: ClusterState, raft: LeaderView): Membershi
     waiting ??= step;
   }
   return waiting;
+}
+
+/** A caught-up learner waiting to be promoted, and a voter unreachable past the limit: replace that voter. */
+function replacement(state: ClusterState, raft: LeaderView): MembershipStep | null {
+  if (raft.replaceAfterMs === undefined || raft.unreachableMs === undefined) return null;
+  const learner = raft.confState.learners.find((id) => {
+    const progress = raft.progress[id];
+    return state.membership[id]?.target === 'member' && progress !== undefined && progress.recentActive && progress.match + LEARNER_CATCH_UP_SLACK_ENTRIES >= raft.lastIndex;
+  });
+  if (learner === undefined) return null;
+  const dead = [...raft.confState.voters]
+    .sort()
+    .find((id) => id !== raft.self && state.leader?.member !== id && (raft.unreachableMs![id] ?? 0) >= raft.replaceAfterMs! && state.membership[id]?.target !== 'removed');
+  return dead === undefined ? null : { kind: 'replace', member: dead, by: learner, unreachableMs: raft.unreachableMs[dead]! };
 }
 
 function stepFor(state: ClusterState, raft: LeaderView, member: NodeId): MembershipStep | null {

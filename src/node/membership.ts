@@ -21,12 +21,16 @@ export class MembershipController {
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
   private lastWait = '';
+  /** Since when each voter has been seen inactive by this node as leader (performance.now()); reset when leadership is lost. */
+  private inactiveSince = new Map<NodeId, number>();
 
   constructor(
     private readonly driver: RaftDriver<ApplyResult>,
     private readonly store: ClusterStore,
     private readonly log: Logger,
     private readonly wallNow: () => number,
+    /** raft.replace_unreachable_after_ms. */
+    private readonly replaceAfterMs: number,
   ) {}
 
   start(): void {
@@ -38,17 +42,39 @@ export class MembershipController {
   }
 
   private async run(): Promise<void> {
-    if (this.busy || !this.driver.isLeader()) return;
+    if (!this.driver.isLeader()) {
+      // A new leader watches a voter for the whole limit before it replaces it.
+      this.inactiveSince.clear();
+      return;
+    }
+    if (this.busy) return;
     this.busy = true;
     try {
       const raft = this.driver.status();
-      const step = planMembership(this.store.local(), { self: this.driver.nodeId, confState: raft.confState, lastIndex: raft.lastIndex, progress: raft.progress });
+      const unreachableMs = this.unreachable(raft.confState.voters, raft.progress);
+      const view = { self: this.driver.nodeId, confState: raft.confState, lastIndex: raft.lastIndex, progress: raft.progress, unreachableMs, replaceAfterMs: this.replaceAfterMs };
+      const step = planMembership(this.store.local(), view);
       if (step !== null) await this.carryOut(step);
     } catch (error) {
       this.log.warn({ err: (error as Error).message }, 'membership.step_failed');
     } finally {
       this.busy = false;
     }
+  }
+
+  private unreachable(voters: readonly NodeId[], progress: Readonly<Record<NodeId, { recentActive: boolean }>>): Record<NodeId, number> {
+    const now = performance.now();
+    const result: Record<NodeId, number> = {};
+    for (const id of voters) {
+      if (id === this.driver.nodeId || progress[id]?.recentActive !== false) {
+        this.inactiveSince.delete(id);
+        continue;
+      }
+      const since = this.inactiveSince.get(id) ?? now;
+      this.inactiveSince.set(id, since);
+      result[id] = now - since;
+    }
+    return result;
   }
 
   private async carryOut(step: MembershipStep): Promise<void> {
@@ -72,6 +98,13 @@ export class MembershipController {
         this.log.info({ member: step.member, why: 'an operator removed it' }, 'membership.removing_from_raft');
         await this.driver.changeMembership({ type: 'removeNode', nodeId: step.member }, STEP_TIMEOUT_MS);
         return;
+      case 'replace': {
+        const by = `pgherd: ${step.member} unreachable for ${Math.round(step.unreachableMs / 1000)} s, replaced by ${step.by}`;
+        const result = await this.store.propose({ type: 'setMembership', atMs: this.wallNow(), member: step.member, target: 'removed', raftAddress: null, source: 'operator', by }, STEP_TIMEOUT_MS);
+        if (result.ok) this.log.warn({ member: step.member, replacement: step.by, unreachableMs: Math.round(step.unreachableMs) }, 'membership.replacing_unreachable_voter');
+        else this.log.warn({ member: step.member, code: result.code, detail: result.reason }, 'membership.replace_refused');
+        return;
+      }
       case 'forgetMember': {
         const result = await this.store.propose({ type: 'removeMember', atMs: this.wallNow(), member: step.member }, STEP_TIMEOUT_MS);
         if (result.ok) this.log.info({ member: step.member, why: 'removed from Raft; the primary drops its slot' }, 'membership.member_forgotten');

@@ -59,3 +59,23 @@ test('the last voter is never removed; a wait does not block another member\'s s
   state = apply(state, intent('n4', 'member'));
   t.deepEqual(planMembership(state, view(['n2'])), { kind: 'addLearner', member: 'n4', address: 'n4:7400' });
 });
+
+test('a voter unreachable past the limit is replaced once a caught-up learner waits; never the primary, never before the limit', (t) => {
+  const state = apply(runningCluster(), intent('n4', 'member'));
+  const primary = state.leader!.member;
+  const dead = ['n2', 'n3'].find((n) => n !== primary)!;
+  const base = view(['n1', 'n2', 'n3'], ['n4'], { n4: progress(500), [dead]: progress(100, false) });
+  // Without the limit, or below it, the learner is simply promoted.
+  t.is(planMembership(state, base)?.kind, 'promote');
+  t.is(planMembership(state, { ...base, unreachableMs: { [dead]: 299_000 }, replaceAfterMs: 300_000 })?.kind, 'promote');
+  const due = { ...base, unreachableMs: { [dead]: 300_000 }, replaceAfterMs: 300_000 };
+  t.deepEqual(planMembership(state, due), { kind: 'replace', member: dead, by: 'n4', unreachableMs: 300_000 });
+  // A learner still catching up replaces nobody.
+  t.is(planMembership(state, { ...due, progress: { ...due.progress, n4: progress(400) } })?.kind, 'wait');
+  // Once marked removed, the ordinary steps follow: out of the configuration, then the learner's promotion.
+  const marked = apply(state, intent(dead, 'removed'));
+  t.deepEqual(planMembership(marked, due), { kind: 'removeNode', member: dead });
+  // The primary is never replaced: failover comes first.
+  const primaryDown = { ...due, unreachableMs: { [primary]: 400_000 }, progress: { ...due.progress, [dead]: progress(500), [primary]: progress(1, false) } };
+  t.is(planMembership(state, primaryDown)?.kind, 'promote');
+});
