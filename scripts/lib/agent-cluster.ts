@@ -66,6 +66,8 @@ export interface AgentClusterOptions {
   readonly size?: number;
   /** Merged into bootstrap.dynamic of every node. */
   readonly dynamic?: Record<string, unknown>;
+  /** Merged into the raft section of every node (e.g. replace_unreachable_after_ms). */
+  readonly raft?: Record<string, unknown>;
   readonly logLevel?: string;
   /** Extra top-level config merged into every node (e.g. tags per node via perNode). */
   readonly perNode?: (name: string) => Record<string, unknown>;
@@ -389,7 +391,7 @@ async function writeNodeConfig(options: AgentClusterOptions, node: AgentNodeSpec
     name: node.name,
     cluster_name: 'demo',
     data_dir: node.dir,
-    raft: { bind: `${node.host}:${node.raftPort}`, peers: peers.map((n) => `${n.name}@${n.host}:${n.raftPort}`), bootstrap_expect: bootstrapExpect },
+    raft: { bind: `${node.host}:${node.raftPort}`, peers: peers.map((n) => `${n.name}@${n.host}:${n.raftPort}`), bootstrap_expect: bootstrapExpect, ...options.raft },
     postgresql: { listen: node.host, port: node.pgPort, client_cidrs: [...(options.placement?.clientCidrs ?? ['127.0.0.1/32'])], parameters: { max_connections: 50, shared_buffers: '128MB' } },
     http: { listen: `${node.host}:${node.httpPort}` },
     bootstrap: { dynamic: { ...options.dynamic } },

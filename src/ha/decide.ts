@@ -42,7 +42,7 @@ export interface HaObservation {
   readonly postgres: LocalPostgres;
   /** Answers to the last queryCandidates (fresh WAL positions); null when none were asked for this round. */
   readonly candidates: readonly CandidatePosition[] | null;
-  /** The Raft voters as this node last applied them. */
+  /** The Raft voters as this node last applied them; on the Raft leader, only those it heard from recently. */
   readonly raftVoters: readonly string[];
 }
 

@@ -387,7 +387,7 @@ export class HaLoop {
       observed: { renewalAppliedAtMs: this.renewalAppliedAtMs, raftLeaderSinceMs: this.o.driver.isLeader() ? this.raftLeaderSinceMs : null },
       postgres: { running: obs !== null, role: obs?.role ?? null, timeline: obs?.timeline ?? null },
       candidates,
-      raftVoters: this.o.driver.status().confState.voters,
+      raftVoters: reachableVoters(this.o.driver.status()),
     };
   }
 
@@ -601,4 +601,13 @@ export function upstreamFromConninfo(state: ClusterState, conninfo: string): str
   const port = Number(/(?:^|\s)port='?([0-9]+)'?/.exec(conninfo)?.[1] ?? '5432');
   const match = Object.entries(state.members).find(([, m]) => m.registration.postgresHost === host && m.registration.postgresPort === port);
   return match?.[0];
+}
+
+/**
+ * The Raft voters; on the Raft leader only those it heard from recently: a
+ * dead replica's last status report still says it streams, and handing Raft
+ * leadership to it would stall proposals (the lease renewals) for an election.
+ */
+function reachableVoters(raft: { confState: { voters: readonly string[] }; progress: Readonly<Record<string, { recentActive: boolean }>> }): string[] {
+  return raft.confState.voters.filter((name) => raft.progress[name]?.recentActive !== false);
 }

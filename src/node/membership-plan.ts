@@ -56,6 +56,12 @@ export function planMembership(state: ClusterState, raft: LeaderView): Membershi
   return waiting;
 }
 
+/** A voter (not this leader, not the primary, not already removed) this leader does not hear from; only when replacement is on. */
+function unreachableVoter(state: ClusterState, raft: LeaderView): NodeId | undefined {
+  if (raft.replaceAfterMs === undefined || raft.unreachableMs === undefined) return undefined;
+  return [...raft.confState.voters].sort().find((id) => id !== raft.self && state.leader?.member !== id && raft.unreachableMs![id] !== undefined && state.membership[id]?.target !== 'removed');
+}
+
 /** A caught-up learner waiting to be promoted, and a voter unreachable past the limit: replace that voter. */
 function replacement(state: ClusterState, raft: LeaderView): MembershipStep | null {
   if (raft.replaceAfterMs === undefined || raft.unreachableMs === undefined) return null;
@@ -80,6 +86,11 @@ function stepFor(state: ClusterState, raft: LeaderView, member: NodeId): Members
     if (!learners.includes(member)) return null;
     const progress = raft.progress[member];
     if (progress !== undefined && progress.recentActive && progress.match + LEARNER_CATCH_UP_SLACK_ENTRIES >= raft.lastIndex) {
+      const away = unreachableVoter(state, raft);
+      if (away !== undefined) {
+        // Promoted now, it would no longer be the node waiting to take that voter's place.
+        return { kind: 'wait', member, reason: `caught up; promoted once ${away} answers again, or in its place if it stays unreachable for ${raft.replaceAfterMs} ms` };
+      }
       return { kind: 'promote', member, address: intent.raftAddress };
     }
     return { kind: 'wait', member, reason: `the learner is catching up (at ${progress?.match ?? 0} of ${raft.lastIndex})` };

@@ -92,3 +92,21 @@ test.serial('a new node joins the running cluster and streams; a replica is remo
   t.false(rows instanceof Error, String(rows));
   if (!(rows instanceof Error)) t.is(rows.rows[0]?.['n'], 1001);
 });
+
+test.serial('without an operator: a dead voter is replaced by a new node that joined', async (t) => {
+  const cluster = await startAgentCluster(t, { raft: { replace_unreachable_after_ms: 5_000 } });
+  const first = await untilHealthy(cluster, BOOT_MS);
+  const dead = first.replicas[0]!;
+  await cluster.signalHost(dead, 'SIGKILL');
+  cluster.forget(dead);
+  await cluster.addNode('n4');
+  cluster.start('n4');
+  const admin = await cluster.admin(first.primary);
+  t.teardown(() => admin.close());
+  const status = await untilValue(`${dead} replaced by n4`, JOIN_MS, async () => {
+    const s = await admin.clusterStatus().catch(() => undefined);
+    return s && s.raft.voters.includes('n4') && !s.raft.voters.includes(dead) && !s.members.some((m) => m.name === dead) ? s : undefined;
+  }, 500);
+  t.deepEqual([...status.raft.voters].sort(), [first.primary, first.replicas[1]!, 'n4'].sort());
+  await untilHealthy(cluster, JOIN_MS);
+});

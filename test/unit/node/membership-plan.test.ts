@@ -65,9 +65,12 @@ test('a voter unreachable past the limit is replaced once a caught-up learner wa
   const primary = state.leader!.member;
   const dead = ['n2', 'n3'].find((n) => n !== primary)!;
   const base = view(['n1', 'n2', 'n3'], ['n4'], { n4: progress(500), [dead]: progress(100, false) });
-  // Without the limit, or below it, the learner is simply promoted.
+  // Without replacement, the learner is simply promoted; with it, it waits while a voter is unreachable.
   t.is(planMembership(state, base)?.kind, 'promote');
-  t.is(planMembership(state, { ...base, unreachableMs: { [dead]: 299_000 }, replaceAfterMs: 300_000 })?.kind, 'promote');
+  const early = planMembership(state, { ...base, unreachableMs: { [dead]: 299_000 }, replaceAfterMs: 300_000 });
+  t.is(early?.kind, 'wait');
+  t.regex(early?.kind === 'wait' ? early.reason : '', new RegExp(`promoted once ${dead} answers again`));
+  t.is(planMembership(state, { ...base, unreachableMs: {}, replaceAfterMs: 300_000 })?.kind, 'promote', 'every voter answers: promoted at once');
   const due = { ...base, unreachableMs: { [dead]: 300_000 }, replaceAfterMs: 300_000 };
   t.deepEqual(planMembership(state, due), { kind: 'replace', member: dead, by: 'n4', unreachableMs: 300_000 });
   // A learner still catching up replaces nobody.
