@@ -5,9 +5,10 @@ import { mutualTlsCredentials } from '../tls/credentials.js';
 import { decodeConfig, decodeDsn, decodeHistory, decodePatchConfig, decodeWatchEvent } from './decode-config.js';
 import { decodeClusterStatus, decodeMemberChange, decodePause, decodePendingSwitchover, decodeSwitchoverResult } from './decode.js';
 import { AdminCallError, AdminUnreachableError, REASON_METADATA_KEY, type EndpointFailure } from './errors.js';
+import { decodeMemberAction } from './member-action-view.js';
 import { adminDefinition } from './proto.js';
-import type { MemberChangeResult, CancelSwitchoverResult, ClusterStatus, ConfigView, DsnResult, HistoryResult, PatchConfigResult, PauseView, SwitchoverResult, WatchEventView } from './types.js';
-import type { WireDsnRole, WireWatchEvent } from './wire.js';
+import type { CancelSwitchoverResult, ClusterStatus, ConfigView, DsnResult, HistoryResult, MemberActionsResult, MemberChangeResult, PatchConfigResult, PauseView, SwitchoverResult, WatchEventView } from './types.js';
+import type { WireDsnRole, WireMemberActionsResponse, WireWatchEvent } from './wire.js';
 
 export interface AdminConnectOptions {
   /** host:port of one agent's peer gRPC port; or `endpoints`, tried in order until one answers. */
@@ -67,6 +68,26 @@ export interface WatchOptions {
   /** Start with a 'snapshot' event: the cluster as of now. */
   readonly snapshot?: boolean;
 }
+
+export interface MemberActionOptions {
+  /** The members; absent or empty: every member (of the role). Reinit needs at least one. */
+  readonly members?: readonly string[];
+  /** Keep only the primary, only replicas, or any (default). Not for reinit. */
+  readonly role?: 'primary' | 'replica' | 'any';
+  /** How long the agent waits for every member to finish (default 60 s). */
+  readonly timeoutMs?: number;
+  readonly by?: string;
+}
+
+export interface RestartOptions extends MemberActionOptions {
+  /** Only where a restart is pending. */
+  readonly pending?: boolean;
+  /** RFC 3339 text or a Date; absent: now. */
+  readonly scheduledAt?: string | Date;
+}
+
+/** The agent's wait for member actions when the caller gives none (member-action-requests.ts). */
+const MEMBER_ACTION_WAIT_MS_DEFAULT = 60_000;
 
 const DSN_ROLES: Readonly<Record<DsnResult['role'], WireDsnRole>> = { primary: 'DSN_ROLE_PRIMARY', replica: 'DSN_ROLE_REPLICA', any: 'DSN_ROLE_ANY' };
 
@@ -210,6 +231,33 @@ export class AdminClient {
     return decodeDsn(role, response);
   }
 
+  /** Restart PostgreSQL on members; resolves once each ended (or the wait is over: then some are still pending or running). */
+  async restart(options: RestartOptions = {}): Promise<MemberActionsResult> {
+    const scheduledAt = options.scheduledAt instanceof Date ? options.scheduledAt.toISOString() : (options.scheduledAt ?? '');
+    const timeoutMs = options.timeoutMs ?? MEMBER_ACTION_WAIT_MS_DEFAULT;
+    const request = { members: [...(options.members ?? [])], role: options.role ?? '', pending: options.pending ?? false, scheduled_at: scheduledAt, timeout_ms: timeoutMs, requested_by: options.by ?? '' };
+    return decodeMemberActions(await this.call(adminDefinition().restart, request, timeoutMs + SWITCHOVER_DEADLINE_SLACK_MS));
+  }
+
+  /** Reload PostgreSQL's configuration on members. */
+  async reload(options: MemberActionOptions = {}): Promise<MemberActionsResult> {
+    const timeoutMs = options.timeoutMs ?? MEMBER_ACTION_WAIT_MS_DEFAULT;
+    const request = { members: [...(options.members ?? [])], role: options.role ?? '', timeout_ms: timeoutMs, requested_by: options.by ?? '' };
+    return decodeMemberActions(await this.call(adminDefinition().reload, request, timeoutMs + SWITCHOVER_DEADLINE_SLACK_MS));
+  }
+
+  /** Re-clone replicas from the primary. */
+  async reinit(options: Omit<MemberActionOptions, 'role'> & { readonly members: readonly string[] }): Promise<MemberActionsResult> {
+    const timeoutMs = options.timeoutMs ?? MEMBER_ACTION_WAIT_MS_DEFAULT;
+    const request = { members: [...options.members], timeout_ms: timeoutMs, requested_by: options.by ?? '' };
+    return decodeMemberActions(await this.call(adminDefinition().reinit, request, timeoutMs + SWITCHOVER_DEADLINE_SLACK_MS));
+  }
+
+  /** Withdraw pending restarts, reloads or reinits of `members` (absent: every pending one). */
+  async cancelMemberActions(options: { members?: readonly string[]; by?: string } = {}): Promise<MemberActionsResult> {
+    return decodeMemberActions(await this.call(adminDefinition().cancelMemberActions, { members: [...(options.members ?? [])], requested_by: options.by ?? '' }, CALL_DEADLINE_MS));
+  }
+
   /**
    * Follow the cluster's changes: `onEvent` for each event, in order, until
    * `signal` aborts (then resolves). Otherwise the stream only ends with a
@@ -263,6 +311,10 @@ export class AdminClient {
   private call<Request, Response>(method: MethodDefinition<Request, Response>, request: Request, deadlineMs: number): Promise<Response> {
     return unary(this.client, this.endpoint, method, request, deadlineMs);
   }
+}
+
+function decodeMemberActions(w: WireMemberActionsResponse): MemberActionsResult {
+  return { actions: w.actions.map(decodeMemberAction), message: w.message };
 }
 
 function unary<Request, Response>(client: Client, endpoint: string, method: MethodDefinition<Request, Response>, request: Request, deadlineMs: number): Promise<Response> {

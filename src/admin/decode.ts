@@ -1,4 +1,5 @@
 import { DEFAULT_TAGS } from '../cluster/state.js';
+import { decodeMemberAction } from './member-action-view.js';
 import type { ClusterStatus, HaView, MemberChangeResult, MemberView, PauseView, PendingSwitchoverView, SwitchoverResult } from './types.js';
 import type { WireClusterStatusResponse, WireHaStatus, WireMember, WireMemberChangeResponse, WirePauseState, WirePendingSwitchover, WireSwitchoverResponse } from './wire.js';
 
@@ -90,6 +91,7 @@ function decodeMember(w: WireMember): MemberView {
     primary: w.primary,
     sync: w.sync,
     raftRole: w.raft_role,
+    action: w.action ? decodeMemberAction(w.action) : null,
   };
 }
 

@@ -68,6 +68,8 @@ export const ADMIN_REASONS = [
    * events. Watch again (with snapshot to catch up).
    */
   'WATCH_OVERFLOW',
+  /** Restart, Reload: no member has the role asked for (or none of those named). */
+  'NO_MEMBERS',
 ] as const;
 
 export type AdminReason = (typeof ADMIN_REASONS)[number];

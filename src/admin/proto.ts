@@ -6,6 +6,7 @@ import type {
   WireAddMemberRequest,
   WireMemberChangeResponse,
   WireRemoveMemberRequest,
+  WireCancelMemberActionsRequest,
   WireCancelSwitchoverRequest,
   WireCancelSwitchoverResponse,
   WireClusterStatusRequest,
@@ -17,10 +18,14 @@ import type {
   WireGetConfigResponse,
   WireHistoryRequest,
   WireHistoryResponse,
+  WireMemberActionsResponse,
   WirePatchConfigRequest,
   WirePatchConfigResponse,
   WirePauseRequest,
   WirePauseResponse,
+  WireReinitRequest,
+  WireReloadRequest,
+  WireRestartRequest,
   WireSwitchoverRequest,
   WireSwitchoverResponse,
   WireWatchEvent,
@@ -59,6 +64,10 @@ export interface AdminDefinition {
   readonly dsn: MethodDefinition<WireDsnRequest, WireDsnResponse>;
   readonly addMember: MethodDefinition<WireAddMemberRequest, WireMemberChangeResponse>;
   readonly removeMember: MethodDefinition<WireRemoveMemberRequest, WireMemberChangeResponse>;
+  readonly restart: MethodDefinition<WireRestartRequest, WireMemberActionsResponse>;
+  readonly reload: MethodDefinition<WireReloadRequest, WireMemberActionsResponse>;
+  readonly reinit: MethodDefinition<WireReinitRequest, WireMemberActionsResponse>;
+  readonly cancelMemberActions: MethodDefinition<WireCancelMemberActionsRequest, WireMemberActionsResponse>;
   /** Server streaming. */
   readonly watch: MethodDefinition<WireWatchRequest, WireWatchEvent>;
 }
@@ -77,6 +86,10 @@ const METHODS = {
   dsn: 'Dsn',
   addMember: 'AddMember',
   removeMember: 'RemoveMember',
+  restart: 'Restart',
+  reload: 'Reload',
+  reinit: 'Reinit',
+  cancelMemberActions: 'CancelMemberActions',
 } as const;
 const SERVER_STREAMING_METHODS = {
   watch: 'Watch',

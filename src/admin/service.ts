@@ -10,6 +10,8 @@ import { parseConfigPatchRequest } from './config-patch.js';
 import { dsnResponse, parseDsnRequest } from './dsn.js';
 import { AdminRefusal, REASON_METADATA_KEY, type AdminReason } from './errors.js';
 import { historyResponse } from './history-view.js';
+import { MemberActionCalls } from './member-action-calls.js';
+import { parseCancelMembers, parseReinitRequest, parseReloadRequest, parseRestartRequest } from './member-action-requests.js';
 import { adminDefinition } from './proto.js';
 import { readForAction } from './raft-calls.js';
 import { MemberActions, parseAddMemberRequest, parseRemoveMemberRequest } from './member-actions.js';
@@ -18,6 +20,7 @@ import { WATCH_LIMITS_DEFAULT, WatchStreams, type WatchLimits } from './watch-st
 import type {
   WireAddMemberRequest,
   WireRemoveMemberRequest,
+  WireCancelMemberActionsRequest,
   WireCancelSwitchoverRequest,
   WireClusterStatusRequest,
   WireDsnRequest,
@@ -26,6 +29,9 @@ import type {
   WireHistoryRequest,
   WirePatchConfigRequest,
   WirePauseRequest,
+  WireReinitRequest,
+  WireReloadRequest,
+  WireRestartRequest,
   WireSwitchoverRequest,
   WireWatchEvent,
   WireWatchRequest,
@@ -133,6 +139,22 @@ export class AdminService {
       RemoveMember: this.unary<WireRemoveMemberRequest, unknown>('remove_member', (request, { backend, ctx, by }) => {
         const parsed = parseRemoveMemberRequest(request);
         return new MemberActions(backend, this.log).remove({ ...parsed, by: by(parsed.by) }, ctx);
+      }),
+      Restart: this.unary<WireRestartRequest, unknown>('restart', (request, { backend, ctx, by }) => {
+        const parsed = parseRestartRequest(request, backend.wallNow());
+        return new MemberActionCalls(backend, this.log).request({ ...parsed, by: by(parsed.by) }, ctx);
+      }),
+      Reload: this.unary<WireReloadRequest, unknown>('reload', (request, { backend, ctx, by }) => {
+        const parsed = parseReloadRequest(request);
+        return new MemberActionCalls(backend, this.log).request({ ...parsed, by: by(parsed.by) }, ctx);
+      }),
+      Reinit: this.unary<WireReinitRequest, unknown>('reinit', (request, { backend, ctx, by }) => {
+        const parsed = parseReinitRequest(request);
+        return new MemberActionCalls(backend, this.log).request({ ...parsed, by: by(parsed.by) }, ctx);
+      }),
+      CancelMemberActions: this.unary<WireCancelMemberActionsRequest, unknown>('cancel_member_actions', (request, { backend, ctx, by }) => {
+        const members = parseCancelMembers(request);
+        return new MemberActionCalls(backend, this.log).cancel(members, by(parseBy('requested_by', request.requested_by)), ctx);
       }),
     };
   }

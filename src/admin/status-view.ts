@@ -1,6 +1,7 @@
 import type { ClusterState, Member, PauseState, Switchover } from '../cluster/state.js';
 import type { HaStatus } from '../ha/loop.js';
 import type { AdminRaftView } from './backend.js';
+import { memberActionView } from './member-action-view.js';
 import { formatTime } from './time.js';
 import type { WireClusterStatusResponse, WireHaStatus, WireMember, WirePauseState, WirePendingSwitchover } from './wire.js';
 
@@ -86,6 +87,7 @@ function memberView(name: string, member: Member, state: ClusterState, raft: Adm
     primary: state.leader?.member === name,
     sync: state.sync.members.includes(name),
     raft_role: raftRole(name, raft),
+    action: Object.hasOwn(state.actions, name) ? memberActionView(name, state.actions[name]!) : null,
   };
 }
 

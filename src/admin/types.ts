@@ -81,6 +81,8 @@ export interface MemberView {
   readonly sync: boolean;
   /** 'leader', 'voter', 'learner' or 'none'. */
   readonly raftRole: string;
+  /** Its latest restart, reload or reinit; null: none. */
+  readonly action: MemberActionView | null;
 }
 
 export interface MemberReportView {
@@ -207,5 +209,30 @@ export interface MemberChangeResult {
   /** The cluster state still holds its registration. */
   readonly registered: boolean;
   readonly elapsedMs: number;
+  readonly message: string;
+}
+
+/** A member's restart, reload or reinit (proto/admin.proto, MemberAction). */
+export interface MemberActionView {
+  readonly member: string;
+  readonly id: string;
+  /** 'restart', 'reload' or 'reinit'. */
+  readonly kind: string;
+  /** 'pending', 'running', 'done', 'skipped', 'failed' or 'cancelled'. */
+  readonly status: string;
+  readonly pendingOnly: boolean;
+  /** null: as soon as possible. */
+  readonly scheduledAt: string | null;
+  readonly requestedAt: string;
+  readonly by: string;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  /** What happened; null until the member says. */
+  readonly detail: string | null;
+}
+
+export interface MemberActionsResult {
+  /** One per member, by name. */
+  readonly actions: readonly MemberActionView[];
   readonly message: string;
 }

@@ -56,11 +56,12 @@ export async function waitForHandover(
         `no new primary yet: the ${describeSwitchover(tracked.request)} is still pending; watch it with pgherdctl list, or cancel it with pgherdctl switchover --cancel`,
       );
     }
-    await sleep(Math.min(pollMs, Math.max(1, deadlineMs - performance.now())), signal);
+    await sleepUnlessAborted(Math.min(pollMs, Math.max(1, deadlineMs - performance.now())), signal);
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/** Wait `ms`; reject with the signal's reason when it aborts first. */
+export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {
       clearTimeout(timer);

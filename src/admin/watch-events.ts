@@ -3,6 +3,7 @@ import { lookup } from '../cluster/records.js';
 import type { AppliedEvent } from '../cluster/state-machine.js';
 import type { ClusterState, MemberRegistration, MemberStatus, Switchover } from '../cluster/state.js';
 import { diffDynamicConfig } from '../config/dynamic-diff.js';
+import { memberActionEvent } from './member-action-view.js';
 import { formatTime } from './time.js';
 
 /**
@@ -26,6 +27,9 @@ export const WATCH_EVENT_TYPES = [
   'switchover_requested',
   'switchover_cancelled',
   'sync_changed',
+  'action_requested',
+  'action_started',
+  'action_ended',
 ] as const;
 
 export type WatchEventType = (typeof WATCH_EVENT_TYPES)[number];
@@ -88,6 +92,9 @@ function fieldsOf(before: ClusterState, after: ClusterState, command: ClusterCom
       return [switchoverRequested(after.switchover!)];
     case 'cancelSwitchover':
       return withdrawn(before, after, 'cancelled');
+    case 'requestMemberAction':
+    case 'updateMemberAction':
+      return [memberActionEvent(command.member, after.actions[command.member]!)];
     default:
       return [];
   }

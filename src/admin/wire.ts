@@ -76,6 +76,8 @@ export interface WireMember {
   primary: boolean;
   sync: boolean;
   raft_role: string;
+  /** Unset (null) when the member never had one. */
+  action?: WireMemberAction | null;
 }
 
 export interface WireHaStatus {
@@ -240,5 +242,51 @@ export interface WireMemberChangeResponse {
   changed: boolean;
   registered: boolean;
   elapsed_ms: number;
+  message: string;
+}
+
+export interface WireMemberAction {
+  member: string;
+  id: string;
+  kind: string;
+  status: string;
+  pending_only: boolean;
+  scheduled_at: string;
+  requested_at: string;
+  by: string;
+  started_at: string;
+  finished_at: string;
+  detail: string;
+}
+
+export interface WireRestartRequest {
+  members: string[];
+  role: string;
+  pending: boolean;
+  scheduled_at: string;
+  timeout_ms: number;
+  requested_by: string;
+}
+
+export interface WireReloadRequest {
+  members: string[];
+  role: string;
+  timeout_ms: number;
+  requested_by: string;
+}
+
+export interface WireReinitRequest {
+  members: string[];
+  timeout_ms: number;
+  requested_by: string;
+}
+
+export interface WireCancelMemberActionsRequest {
+  members: string[];
+  requested_by: string;
+}
+
+export interface WireMemberActionsResponse {
+  actions: WireMemberAction[];
   message: string;
 }

@@ -66,7 +66,7 @@ export function applyUpdateMemberStatus(state: ClusterState, command: CommandOf<
 }
 
 /**
- * Forget a member and its bootstrap plan. Refused while it is the primary
+ * Forget a member, its bootstrap plan and its operator action. Refused while it is the primary
  * or a recorded synchronous standby. Its slot record stays until the
  * primary has dropped the slot itself (dropSlot), so no slot is orphaned.
  */
@@ -81,6 +81,7 @@ export function applyRemoveMember(state: ClusterState, command: CommandOf<'remov
     ...state,
     members: withoutEntry(state.members, command.member),
     bootstrap: withoutEntry(state.bootstrap, command.member),
+    actions: withoutEntry(state.actions, command.member),
     switchover,
   });
 }

@@ -1,4 +1,5 @@
 import { assert, unreachable } from '../lib/assert.js';
+import { applyRequestMemberAction, applyUpdateMemberAction } from './apply-actions.js';
 import { applyCancelSwitchover, applyPromote, applyReleaseLeader, applyRenewLease, applyRequestSwitchover, applySetSync } from './apply-leader.js';
 import { applyInitializeClaim, applyInitializeDone, applyRegisterMember, applyRemoveMember, applySetMembership, applyUpdateMemberStatus } from './apply-members.js';
 import { applyDropSlot, applyPatchConfig, applyRecordBootstrapPlan, applyRecordSlot, applySetPause } from './apply-records.js';
@@ -60,6 +61,10 @@ function dispatch(state: ClusterState, command: ClusterCommand): ApplyOutcome {
       return applySetPause(state, command);
     case 'setMembership':
       return applySetMembership(state, command);
+    case 'requestMemberAction':
+      return applyRequestMemberAction(state, command);
+    case 'updateMemberAction':
+      return applyUpdateMemberAction(state, command);
     default:
       return unreachable(command, 'command');
   }

@@ -8,6 +8,8 @@ import {
   credentialsSchema,
   epochSchema,
   lsnSchema,
+  memberActionIdSchema,
+  memberActionKindSchema,
   memberNameSchema,
   registrationFields,
   statusFields,
@@ -81,6 +83,17 @@ export const commandSchema = z.discriminatedUnion('type', [
     source: z.enum(MEMBERSHIP_SOURCES),
     by: textSchema.min(1),
   }),
+  /** An operator asks `member` to restart, reload or re-clone its PostgreSQL (one open action per member). */
+  command('requestMemberAction', {
+    member: memberNameSchema,
+    id: memberActionIdSchema,
+    kind: memberActionKindSchema,
+    pendingOnly: z.boolean().default(false),
+    scheduledAtMs: timeMsSchema.nullable().default(null),
+    by: textSchema.min(1),
+  }),
+  /** The member started or ended its action `id` (running, done, failed, skipped); anyone may cancel a pending one. */
+  command('updateMemberAction', { member: memberNameSchema, id: memberActionIdSchema, status: z.enum(['running', 'done', 'failed', 'skipped', 'cancelled']), detail: textSchema.default('') }),
 ]);
 
 /** A decoded command (defaults filled, LSNs canonical). */

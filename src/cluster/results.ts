@@ -16,7 +16,7 @@ export const REJECTION_CODES = [
   'UNKNOWN_MEMBER',
   /** registerMember: the cluster already has MEMBERS_MAX members. */
   'TOO_MANY_MEMBERS',
-  /** removeMember: the member holds the leader key. */
+  /** removeMember, requestMemberAction (reinit): the member holds the leader key. */
   'MEMBER_IS_LEADER',
   /** removeMember: the member is in the sync set (remove it from sync first). */
   'MEMBER_IN_SYNC',
@@ -53,6 +53,12 @@ export const REJECTION_CODES = [
   'MALFORMED_COMMAND',
   /** patchConfig: lowering ttl_ms while a primary holds the lease (its renewals count with the old one). */
   'UNSAFE_LEASE_CHANGE',
+  /** requestMemberAction: the member has an action that has not ended (pending or running). */
+  'ACTION_PENDING',
+  /** updateMemberAction: the member has no open action with this id (none, another one, or it already ended). */
+  'NO_ACTION',
+  /** updateMemberAction: a running action cannot be cancelled or started again. */
+  'ACTION_RUNNING',
 ] as const;
 
 export type RejectionCode = (typeof REJECTION_CODES)[number];

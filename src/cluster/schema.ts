@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { canonicalLsn, isLsnText } from './lsn.js';
 import { MEMBER_NAME_FORM } from '../config/member-name.js';
-import { BOOTSTRAP_METHODS, DEFAULT_TAGS, MEMBER_NAME_PATTERN, MEMBER_ROLES, SWITCH_KINDS } from './state.js';
+import { BOOTSTRAP_METHODS, DEFAULT_TAGS, MEMBER_ACTION_KINDS, MEMBER_ACTION_STATUSES, MEMBER_NAME_PATTERN, MEMBER_ROLES, SWITCH_KINDS } from './state.js';
 
 /**
  * The zod pieces shared by the command decoder and the snapshot decoder.
@@ -93,3 +93,8 @@ export const configPatchSchema = z.custom<Record<string, unknown>>(
   (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
   'must be an object (a JSON merge patch)',
 );
+
+/** A member action's id: chosen by the requester, short and printable. */
+export const memberActionIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9_-]');
+export const memberActionKindSchema = z.enum(MEMBER_ACTION_KINDS);
+export const memberActionStatusSchema = z.enum(MEMBER_ACTION_STATUSES);

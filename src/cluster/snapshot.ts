@@ -7,6 +7,9 @@ import {
   bootstrapPlanFields,
   epochSchema,
   lsnSchema,
+  memberActionIdSchema,
+  memberActionKindSchema,
+  memberActionStatusSchema,
   memberNameSchema,
   registrationFields,
   statusFields,
@@ -71,6 +74,24 @@ const stateSchema = strict({
     .record(
       memberNameSchema,
       strict({ target: z.enum(MEMBERSHIP_TARGETS), raftAddress: addressSchema.nullable(), source: z.enum(MEMBERSHIP_SOURCES), by: textSchema, atMs: timeMsSchema }),
+    )
+    .default({}),
+  // Absent in snapshots written before member actions existed.
+  actions: z
+    .record(
+      memberNameSchema,
+      strict({
+        id: memberActionIdSchema,
+        kind: memberActionKindSchema,
+        pendingOnly: z.boolean(),
+        scheduledAtMs: nullableTimeMs,
+        requestedAtMs: timeMsSchema,
+        by: textSchema,
+        status: memberActionStatusSchema,
+        startedAtMs: nullableTimeMs,
+        finishedAtMs: nullableTimeMs,
+        detail: textSchema,
+      }),
     )
     .default({}),
 });

@@ -26,6 +26,8 @@ export interface ClusterState {
   readonly pause: PauseState;
   /** What the Raft configuration should become, by member name: the Raft leader's agent carries it out (src/node/membership.ts). */
   readonly membership: Readonly<Record<string, MembershipIntent>>;
+  /** Each member's latest operator action (restart, reload, reinit) and how it ended; absent: none yet. */
+  readonly actions: Readonly<Record<string, MemberAction>>;
 }
 
 export interface InitializeState {
@@ -186,6 +188,40 @@ export interface MembershipIntent {
   readonly atMs: number;
 }
 
+export const MEMBER_ACTION_KINDS = ['restart', 'reload', 'reinit'] as const;
+export type MemberActionKind = (typeof MEMBER_ACTION_KINDS)[number];
+
+/**
+ * pending → running → done | failed | skipped; pending → cancelled. Only the
+ * member itself moves its action on; an operator may cancel a pending one.
+ */
+export const MEMBER_ACTION_STATUSES = ['pending', 'running', 'done', 'failed', 'skipped', 'cancelled'] as const;
+export type MemberActionStatus = (typeof MEMBER_ACTION_STATUSES)[number];
+
+/** An action that has not ended yet: the member still owes it, and no other may be requested. */
+export function isActionOpen(action: MemberAction | undefined): boolean {
+  return action !== undefined && (action.status === 'pending' || action.status === 'running');
+}
+
+/** An operator's request that one member restart, reload or re-clone its PostgreSQL, run by that member's HA loop. */
+export interface MemberAction {
+  /** Chosen by the requester; names this request in the updates. */
+  readonly id: string;
+  readonly kind: MemberActionKind;
+  /** restart: only when PostgreSQL has a setting waiting for a restart (else it ends 'skipped'). */
+  readonly pendingOnly: boolean;
+  /** restart: not before this wall-clock time; null = as soon as possible. */
+  readonly scheduledAtMs: number | null;
+  readonly requestedAtMs: number;
+  /** Who asked (an operator, as the admin service recorded it). */
+  readonly by: string;
+  readonly status: MemberActionStatus;
+  readonly startedAtMs: number | null;
+  readonly finishedAtMs: number | null;
+  /** What happened, for people ('' until the member says). */
+  readonly detail: string;
+}
+
 /** Member names are Raft node ids: at most 56 characters so that `pgherd_<name>` fits PostgreSQL's 63-byte names. */
 export { MEMBER_NAME_PATTERN } from '../config/member-name.js';
 
@@ -219,6 +255,7 @@ export function initialClusterState(): ClusterState {
     switchover: null,
     pause: { paused: false, by: null, atMs: null },
     membership: {},
+    actions: {},
   };
 }
 

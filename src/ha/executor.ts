@@ -225,11 +225,7 @@ export class HaExecutor {
     if (!member) throw new Error(`rejoin source ${source} is not a member`);
     // A dead source (the primary's host is gone, a failover is pending) is no reason to stop a
     // running replica that may be the next primary: check it answers first.
-    await withConnection(
-      { host: member.registration.postgresHost, port: member.registration.postgresPort, user: REWIND_ROLE, password: credentials.rewindPassword, database: 'postgres', connectTimeoutMs: 2_000, statementTimeoutMs: 2_000 },
-      `reach the rejoin source ${source}`,
-      (client) => client.query('SELECT 1'),
-    );
+    await this.checkSourceAnswers(state, source, 'rejoin');
     await controller.stop({ mode: 'fast' });
     const values = state.config.values;
     if (values.use_rewind) {
@@ -248,6 +244,44 @@ export class HaExecutor {
       if (!values.reclone_on_rewind_failure) throw new Error(`pg_rewind failed (exit ${result.exitCode}) and reclone_on_rewind_failure is off: left stopped`);
     }
     this.ctx.log.warn({ source }, 'ha.reclone');
+    await this.copyFrom(state, source, true);
+  }
+
+  /** Connect to `source`'s PostgreSQL as the rewind role (what pg_rewind and a clone need), or throw saying so. */
+  private async checkSourceAnswers(state: ClusterState, source: string, what: string): Promise<void> {
+    const credentials = requireCredentials(state);
+    const member = state.members[source];
+    if (!member) throw new Error(`${what} source ${source} is not a member`);
+    await withConnection(
+      { host: member.registration.postgresHost, port: member.registration.postgresPort, user: REWIND_ROLE, password: credentials.rewindPassword, database: 'postgres', connectTimeoutMs: 2_000, statementTimeoutMs: 2_000 },
+      `reach the ${what} source ${source}`,
+      (client) => client.query('SELECT 1'),
+    );
+  }
+
+  /** An operator's restart: a fast stop, then a start in the same role (a replica behind `upstream`). */
+  async restart(state: ClusterState, role: 'primary' | 'replica', upstream: string | null): Promise<void> {
+    await this.controller(requireCredentials(state)).stop({ mode: 'fast' });
+    this.upstream = undefined;
+    this.ctx.callbacks.notify('on_stop', role);
+    if (role === 'primary') await this.startPrimary(state);
+    else await this.startStandby(state, upstream);
+  }
+
+  /**
+   * An operator's reinit of this replica: only once `source` answers (never
+   * empty a data directory with nothing to copy from), stop, empty the data
+   * directory and clone it again with this member's slot through the one
+   * pg_basebackup path, then start as `source`'s standby.
+   */
+  async reinit(state: ClusterState, source: string): Promise<void> {
+    await this.checkSourceAnswers(state, source, 'reinit');
+    const controller = this.controller(requireCredentials(state));
+    if ((await controller.status()).running) {
+      await controller.stop({ mode: 'fast' });
+      this.ctx.callbacks.notify('on_stop', 'replica');
+    }
+    this.upstream = undefined;
     await this.copyFrom(state, source, true);
   }
 

@@ -10,6 +10,7 @@ import { withConnection } from '../postgres/sql.js';
 import type { PgBinaries, PgOsUser } from '../postgres/index.js';
 import type { RaftDriver } from '../raft/driver/raft-driver.js';
 import type { CandidatePositionAnswer } from '../raft/transport/position.js';
+import { ActionRunner } from './action-runner.js';
 import type { CandidatePosition } from './candidates.js';
 import { decideFailover, decideLocal, decideRaftLeadership, failoverCommand, firstLeaseCommand, type HaObservation, type LocalDecision } from './decide.js';
 import { decidePrimaryDuties } from './duties.js';
@@ -17,6 +18,7 @@ import type { HaExecutor } from './executor.js';
 import type { FenceKeeper } from './fence-keeper.js';
 import { primaryLeaseRemainingMs } from './lease.js';
 import { decideLifecycle, type DataDirSummary, type LifecycleAction } from './lifecycle.js';
+import { decideMemberAction } from './member-actions.js';
 import { SwitchoverRunner } from './switchover-runner.js';
 import { decideSync, parseSssn, renderSssn, type SynchronousStandbyNames } from './sync.js';
 
@@ -98,6 +100,8 @@ export class HaLoop {
   private statusValue: HaStatus = { role: 'unknown', state: 'starting', timeline: null, lsn: null, lastAction: 'none', lastReason: 'STARTING', leaseRemainingMs: null, refused: null };
 
   private readonly switchover: SwitchoverRunner;
+  /** Operators' restart, reload and reinit of this member (member-actions.ts, action-runner.ts). */
+  private readonly actions: ActionRunner;
 
   constructor(private readonly o: HaLoopOptions) {
     this.lastLoopDoneAtMs = o.now();
@@ -116,6 +120,7 @@ export class HaLoop {
         this.confirmedRenewalSentAtMs = null;
       },
     });
+    this.actions = new ActionRunner({ self: o.self, store: o.store, executor: o.executor, log: o.log, now: o.now, wallNow: o.wallNow, renew: (epoch) => this.renew(epoch) });
   }
 
   /** For /liveness: how long since a local loop run finished. */
@@ -152,6 +157,8 @@ export class HaLoop {
       // A new primary was granted the lease: it promotes, the old one demotes — now, not at the next loop.
       // A switchover request: the primary starts it now (the operator waits on it).
       if (command.type === 'promote' || command.type === 'requestSwitchover') this.kick();
+      // An operator's restart, reload or reinit of this member: now, not at the next loop.
+      if (command.type === 'requestMemberAction' && command.member === this.o.self) this.kick();
     });
     const onSoft = (soft: { role: string }): void => {
       if (soft.role === 'leader') {
@@ -283,8 +290,19 @@ export class HaLoop {
       primaryDownSinceMs: this.primaryDownSinceMs,
       notStreamingSinceMs: this.notStreamingSinceMs,
     });
+    const memberAction = decideMemberAction({
+      wallNowMs: this.o.wallNow(),
+      self,
+      state,
+      handled: this.actions.handled,
+      dataDir,
+      postgres: { running, role: obs?.role ?? null },
+      lifecycle: action,
+    });
     try {
-      if (action.kind === 'wait' && action.reason === 'RUNNING' && obs !== null) {
+      if (await this.actions.step(state, memberAction)) {
+        this.again = true;
+      } else if (action.kind === 'wait' && action.reason === 'RUNNING' && obs !== null) {
         await this.runRunning(state, obs);
       } else {
         await this.runLifecycle(state, action);

@@ -10,6 +10,9 @@ import { registerList } from './list.js';
 import { registerMembers } from './members.js';
 import { addGlobalOptions } from './options.js';
 import { registerPause } from './pause.js';
+import { registerReinit } from './reinit.js';
+import { registerReload } from './reload.js';
+import { registerRestart } from './restart.js';
 import { registerResume } from './resume.js';
 import { registerShowConfig } from './show-config.js';
 import { registerSwitchover } from './switchover.js';
@@ -25,6 +28,7 @@ export function buildProgram(io: CtlIo, setExitCode: (code: number) => void): Co
   const program = addGlobalOptions(
     new Command('pgherdctl')
       .description('administer a pgherd cluster: list, topology, watch, switchover, failover, pause, resume, show-config, edit-config, history, dsn, members')
+      .description('administer a pgherd cluster: list, topology, watch, switchover, failover, restart, reload, reinit, pause, resume, show-config, edit-config, history, dsn')
       .exitOverride()
       .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
       .configureHelp({ showGlobalOptions: true }),
@@ -50,6 +54,9 @@ Exit codes: 0 done, 1 refused (the reason is printed), 2 usage or configuration 
   registerHistory(program, io, setExitCode);
   registerDsn(program, io, setExitCode);
   registerMembers(program, io, setExitCode);
+  registerRestart(program, io, setExitCode);
+  registerReload(program, io, setExitCode);
+  registerReinit(program, io, setExitCode);
   return program;
 }
 

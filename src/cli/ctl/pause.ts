@@ -7,7 +7,8 @@ import { connect, runCommand } from './session.js';
 
 /**
  * `pgherdctl pause [--by TEXT]`: maintenance mode: no automatic failover,
- * no restarts (switchover and failover by an operator still work). Refused
+ * no automatic restarts (switchover, failover, restart, reload and reinit by
+ * an operator still work). Refused
  * (exit 1) when the cluster is already paused.
  */
 export function registerPause(program: Command, io: CtlIo, setExitCode: (code: number) => void): void {

@@ -13,6 +13,12 @@ export function renderList(status: ClusterStatus): string {
   const lines = [`Cluster: ${status.clusterName} — ${primary} — ${raftLeader} — answered by ${status.answeredBy}`];
   if (status.pause.paused) lines.push(`Paused: no automatic failover${status.pause.by === null ? '' : ` (by ${status.pause.by} since ${status.pause.changedAt})`}; pgherdctl resume ends it`);
   if (status.switchover !== null) lines.push(`Switchover pending: ${describePending(status.switchover)}`);
+  for (const member of status.members) {
+    const action = member.action;
+    if (action === null || (action.status !== 'pending' && action.status !== 'running')) continue;
+    const when = action.status === 'running' ? 'running' : action.scheduledAt === null ? 'pending' : `scheduled for ${action.scheduledAt}`;
+    lines.push(`${action.kind.charAt(0).toUpperCase()}${action.kind.slice(1)}${action.pendingOnly ? ' (if pending)' : ''} of ${member.name} ${when} (requested by ${action.by}); pgherdctl restart --cancel ${member.name} withdraws a pending one`);
+  }
   if (!status.linearizable && status.staleReason !== null) lines.push(`Warning: this member's view, possibly stale (${status.staleReason})`);
   const headers = ['Member', 'Host', 'Role', 'State', 'TL', 'Lag in MB', 'Tags', 'Raft'];
   const rows = status.members.map((member) => [

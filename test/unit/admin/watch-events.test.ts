@@ -16,7 +16,7 @@ function eventsOf(before: ClusterState, input: ClusterCommandInput, index = 7) {
 test('the event types are stable', (t) => {
   t.deepEqual([...WATCH_EVENT_TYPES], [
     'snapshot', 'initialized', 'leader_changed', 'leader_released', 'member_joined', 'member_updated', 'member_left', 'member_status', 'config_changed',
-    'paused', 'resumed', 'switchover_requested', 'switchover_cancelled', 'sync_changed',
+    'paused', 'resumed', 'switchover_requested', 'switchover_cancelled', 'sync_changed', 'action_requested', 'action_started', 'action_ended',
   ]);
 });
 

@@ -48,7 +48,7 @@ test('argument errors exit 2 naming the flag and the expected form, before anyth
     [['list', '--endpoint', '127.0.0.1:1', '--ca-file', '/x/ca.crt'], /go together \(mutual TLS\): missing --cert-file, --key-file/],
     [['list', '-c', '/nonexistent/pgherd.yaml'], /-c \/nonexistent\/pgherd\.yaml: .*cannot read/],
     [['list', '--bogus'], /unknown option '--bogus'/],
-    [['restart'], /unknown command 'restart'/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
   ];
   for (const [argv, message] of cases) {
     const run = await ctl(t, argv);
@@ -99,7 +99,7 @@ test('list: a table with the cluster header; --json: the ClusterStatus object', 
     'switchover', 'syncMembers', 'systemIdentifier',
   ]);
   t.like(status, { clusterName: 'pg-main', epoch: 1, leader: { member: 'n1', epoch: 1, timeline: 1 }, pause: { paused: true, by: 'bob' }, switchover: null });
-  t.deepEqual(Object.keys(status.members[1]).sort(), ['name', 'primary', 'raftRole', 'registration', 'status', 'sync']);
+  t.deepEqual(Object.keys(status.members[1]).sort(), ['action', 'name', 'primary', 'raftRole', 'registration', 'status', 'sync']);
   t.like(status.members[1], { name: 'n2', raftRole: 'leader', status: { role: 'replica', lagBytes: 5 * 1024 * 1024, timeline: 1 } });
 });
 

@@ -5,6 +5,7 @@ import { TEST_CREDENTIALS } from './helpers.js';
 
 /** Small pools, so that random sequences hit the success paths as well as every refusal. */
 const member = fc.constantFrom('n1', 'n2', 'n3', 'n4', 'constructor');
+const actionMember = fc.constantFrom('n2', 'n3');
 const atMs = fc.integer({ min: 0, max: 2_000_000_000_000 });
 const epoch = fc.oneof({ arbitrary: fc.integer({ min: 0, max: 2 }), weight: 4 }, { arbitrary: fc.integer({ min: 0, max: 6 }), weight: 1 });
 const timeline = fc.integer({ min: 1, max: 8 });
@@ -94,6 +95,18 @@ const commandArbitraries: fc.Arbitrary<ClusterCommandInput>[] = [
     source: fc.constantFrom('operator', 'join'),
     by: fc.constantFrom('operator', 'n4'),
   }),
+  // Replicas of the bootstrap sequence and one id: so that updates often find the action a request recorded.
+  fc.record({
+    type: fc.constant('requestMemberAction' as const),
+    atMs,
+    member: actionMember,
+    id: fc.constant('a1'),
+    kind: fc.constantFrom('restart', 'reload', 'reinit'),
+    pendingOnly: fc.boolean(),
+    scheduledAtMs: fc.option(atMs, { nil: null }),
+    by: fc.constant('operator'),
+  }),
+  fc.record({ type: fc.constant('updateMemberAction' as const), atMs, member: actionMember, id: fc.constantFrom('a1', 'b2'), status: fc.constantFrom('running', 'done', 'failed', 'skipped', 'cancelled'), detail: text }),
 ];
 
 export const commandArbitrary: fc.Arbitrary<ClusterCommandInput> = fc.oneof(...commandArbitraries);

@@ -26,6 +26,8 @@ test('command types and rejection codes are stable', (t) => {
     'cancelSwitchover',
     'setPause',
     'setMembership',
+    'requestMemberAction',
+    'updateMemberAction',
   ]);
   t.deepEqual(REJECTION_CODES, [
     'ALREADY_INITIALIZED',
@@ -53,6 +55,9 @@ test('command types and rejection codes are stable', (t) => {
     'INVALID',
     'MALFORMED_COMMAND',
     'UNSAFE_LEASE_CHANGE',
+    'ACTION_PENDING',
+    'NO_ACTION',
+    'ACTION_RUNNING',
   ]);
 });
 

@@ -68,7 +68,7 @@ test('random sequences reach every command type and many outcomes', (t) => {
         seen.add(`${c.type}:${codes[i]}`);
       });
     }),
-    { numRuns: 500, seed: 42 },
+    { numRuns: 1000, seed: 42 },
   );
   t.deepEqual([...types].sort(), [...COMMAND_TYPES].sort());
   for (const type of COMMAND_TYPES) t.true(seen.has(`${type}:ok`), `${type} succeeded at least once`);
