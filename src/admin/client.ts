@@ -1,7 +1,8 @@
-import { ChannelCredentials, Client, Metadata, status as Status, type ChannelOptions, type MethodDefinition, type ServiceError } from '@grpc/grpc-js';
+import { CallCredentials, ChannelCredentials, Client, Metadata, status as Status, type ChannelOptions, type MethodDefinition, type ServiceError } from '@grpc/grpc-js';
 import { HOST_PORT_FORM, parseHostPort } from '../config/address.js';
 import { ConfigError } from '../lib/errors.js';
-import { mutualTlsCredentials } from '../tls/credentials.js';
+import { TOKEN_CHARS_MAX } from '../tls/admin-tokens.js';
+import { mutualTlsCredentials, serverVerifyingChannelCredentials } from '../tls/credentials.js';
 import { decodeConfig, decodeDsn, decodeHistory, decodePatchConfig, decodeWatchEvent } from './decode-config.js';
 import { decodeClusterStatus, decodeMemberChange, decodePause, decodePendingSwitchover, decodeSwitchoverResult } from './decode.js';
 import { AdminCallError, AdminUnreachableError, REASON_METADATA_KEY, type EndpointFailure } from './errors.js';
@@ -14,10 +15,15 @@ export interface AdminConnectOptions {
   /** host:port of one agent's peer gRPC port; or `endpoints`, tried in order until one answers. */
   readonly endpoint?: string;
   readonly endpoints?: readonly string[];
-  /** Mutual TLS: the cluster CA and a certificate (with its key) it signed. All three, unless insecure. */
+  /** Mutual TLS: the cluster CA and a certificate (with its key) it signed. All three, unless insecure or a token is given. */
   readonly caFile?: string;
   readonly certFile?: string;
   readonly keyFile?: string;
+  /**
+   * A bearer token of the agents' admin.tokens, sent as `authorization: Bearer <token>`
+   * on every call. Needs caFile (the server is verified); certFile and keyFile may then be left out.
+   */
+  readonly token?: string;
   /** Plain text, for a cluster configured with tls.insecure (tests only). */
   readonly insecure?: boolean;
   /** How long each endpoint gets to answer while looking for one (default 5 s). */
@@ -149,6 +155,8 @@ export class AdminClient {
         return new AdminClient(client, endpoint, status.cluster_name);
       } catch (error) {
         client.close();
+        // Credentials refused: a definitive answer (every member checks the same way), not an endpoint to skip.
+        if (error instanceof AdminCallError && error.grpcCode === Status.UNAUTHENTICATED) throw error;
         failures.push({ endpoint, error: error instanceof AdminCallError ? `${error.status}: ${error.details}` : (error as Error).message });
       }
     }
@@ -341,11 +349,13 @@ function endpointsOf(options: AdminConnectOptions): string[] {
 }
 
 function credentialsOf(options: AdminConnectOptions): ChannelCredentials {
-  const { caFile, certFile, keyFile } = options;
+  const { caFile, certFile, keyFile, token } = options;
   if (options.insecure === true) {
     if (caFile !== undefined || certFile !== undefined || keyFile !== undefined) throw new ConfigError('insecure', 'plain text takes no certificate files');
+    if (token !== undefined) throw new ConfigError('token', 'a bearer token needs TLS (caFile): it is never sent in plain text');
     return ChannelCredentials.createInsecure();
   }
+  if (token !== undefined) return withBearer(tokenChannel(options), token);
   if (caFile === undefined || certFile === undefined || keyFile === undefined) {
     const missing = [caFile === undefined && 'caFile', certFile === undefined && 'certFile', keyFile === undefined && 'keyFile'].filter(Boolean).join(', ');
     throw new ConfigError(missing.split(', ')[0]!, `mutual TLS needs caFile, certFile and keyFile (missing: ${missing}); or insecure for a tls.insecure cluster`);
@@ -360,3 +370,29 @@ function credentialsOf(options: AdminConnectOptions): ChannelCredentials {
 }
 
 const FILE_OPTION: Readonly<Record<string, string>> = { 'tls.ca_file': 'caFile', 'tls.cert_file': 'certFile', 'tls.key_file': 'keyFile' };
+
+/** With a token: TLS verifying the server against caFile, with the client certificate too when both its files are given. */
+function tokenChannel(options: AdminConnectOptions): ChannelCredentials {
+  const { caFile, certFile, keyFile } = options;
+  if (caFile === undefined) throw new ConfigError('caFile', 'a bearer token needs the cluster CA (caFile) to verify the agent it is sent to');
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new ConfigError(certFile === undefined ? 'certFile' : 'keyFile', 'certFile and keyFile go together');
+  try {
+    return certFile !== undefined && keyFile !== undefined ? mutualTlsCredentials({ caFile, certFile, keyFile }).channel : serverVerifyingChannelCredentials(caFile);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError(FILE_OPTION[error.key] ?? error.key, error.message.slice(error.key.length + 2), { cause: error });
+    throw error;
+  }
+}
+
+/** `authorization: Bearer <token>` on every call of the channel (grpc-js sends call credentials over TLS only). */
+function withBearer(channel: ChannelCredentials, token: string): ChannelCredentials {
+  if (!/^[\x21-\x7e]+$/.test(token) || token.length > TOKEN_CHARS_MAX) {
+    throw new ConfigError('token', `expected printable text without spaces of at most ${TOKEN_CHARS_MAX} characters`);
+  }
+  const bearer = CallCredentials.createFromMetadataGenerator((_params, callback) => {
+    const metadata = new Metadata();
+    metadata.set('authorization', `Bearer ${token}`);
+    callback(null, metadata);
+  });
+  return channel.compose(bearer);
+}

@@ -3,6 +3,7 @@ import { ClusterDecodeError } from '../cluster/errors.js';
 import type { RejectionCode } from '../cluster/results.js';
 import type { Logger } from '../lib/logger.js';
 import type { AdditionalService } from '../raft/transport/options.js';
+import { callerOf as gateCallerOf, type Caller as GateCaller } from '../tls/call-gate.js';
 import { AdminActions, type ActionContext } from './actions.js';
 import type { AdminBackend } from './backend.js';
 import { ConfigActions } from './config-actions.js';
@@ -40,10 +41,10 @@ import type {
 /** A call answers this long before its deadline, so the client reads the service's reason rather than its own DEADLINE_EXCEEDED. */
 export const DEADLINE_MARGIN_MS = 250;
 
-/** Who is calling, for `by` and the log: the client's address and its certificate's common name. */
+/** Who is calling, for `by` and the log: the client's address and what the call gate admitted it by (undefined on a plain-text server). */
 interface Caller {
   readonly peer: string;
-  readonly certificate: string | undefined;
+  readonly identity: GateCaller | undefined;
 }
 
 /** Calls that only read: their log line is at debug. */
@@ -69,7 +70,8 @@ export interface AdminServiceOptions {
 /**
  * The Admin service of proto/admin.proto, served on the peer gRPC server
  * (GrpcTransport's additional services), so it shares the peer port and its
- * mutual TLS: only holders of a cluster-CA certificate reach it. This file
+ * TLS: the call gate (src/tls/call-gate.ts) admits holders of a cluster-CA
+ * certificate or of an admin.tokens bearer token, and names the caller. This file
  * is the gRPC edge: it parses requests, turns refusals and Raft errors into
  * statuses (with the reason in the trailing metadata `pgherd-reason`) and
  * logs one line per action (`admin.<action>`: what, who, outcome). The
@@ -186,7 +188,7 @@ export class AdminService {
         const backend = this.backend();
         if (backend === undefined) throw new AdminRefusal(Status.UNAVAILABLE, 'AGENT_STARTING', 'the agent answering this call is still starting: retry, or ask another member');
         const by = (requested: string): string => {
-          const who = requested === '' ? byDefault(caller) : requested;
+          const who = recordedBy(requested, caller);
           ctx.fields['by'] = who;
           return who;
         };
@@ -195,7 +197,7 @@ export class AdminService {
       const level = READ_ACTIONS.has(action) ? 'debug' : 'info';
       const done = (fields: Record<string, unknown>): void => {
         this.open.delete(controller);
-        const line = { peer: caller.peer, certificate: caller.certificate, ...ctx.fields, ...fields, durationMs: Math.round(performance.now() - startedMs) };
+        const line = { peer: caller.peer, [caller.identity?.kind ?? 'certificate']: caller.identity?.name, ...ctx.fields, ...fields, durationMs: Math.round(performance.now() - startedMs) };
         if (fields['outcome'] === 'failed') this.log.error(line, `admin.${action}`);
         else this.log[level](line, `admin.${action}`);
       };
@@ -233,14 +235,17 @@ function statusOf(error: unknown): StatusOf {
 }
 
 function callerOf(call: ServerUnaryCall<unknown, unknown>): Caller {
-  const subject = call.getAuthContext()?.sslPeerCertificate?.subject as { CN?: string | string[] } | undefined;
-  const commonName = Array.isArray(subject?.CN) ? subject.CN.join(',') : subject?.CN;
-  return { peer: call.getPeer(), certificate: commonName };
+  return { peer: call.getPeer(), identity: gateCallerOf(call.metadata) };
 }
 
-/** Who asked, when the request does not say: the client's address and certificate name. */
-function byDefault(caller: Caller): string {
-  return `pgherdctl@${caller.peer}${caller.certificate === undefined ? '' : ` (certificate ${caller.certificate})`}`;
+/**
+ * The `by` recorded: who the request says asked (default pgherdctl@<client
+ * address>), followed by what the call was authenticated with — `(token
+ * <name>)` or `(certificate <CN>)` — which the client cannot choose.
+ */
+function recordedBy(requested: string, caller: Caller): string {
+  const who = requested === '' ? `pgherdctl@${caller.peer}` : requested;
+  return caller.identity === undefined ? who : `${who} (${caller.identity.kind} ${caller.identity.name})`;
 }
 
 /** Milliseconds until a gRPC deadline (Infinity when none). */

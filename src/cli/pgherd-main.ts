@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { runProgram } from './run-program.js';
 import { registerCerts } from './commands/certs.js';
 import { registerRun } from './commands/run.js';
+import { registerToken } from './commands/token.js';
 import { registerValidateConfig, type CommandIo } from './commands/validate-config.js';
 import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE_OR_CONFIG } from './exit-codes.js';
 
@@ -35,6 +36,7 @@ function buildProgram(io: CommandIo, setExitCode: (code: number) => void): Comma
   registerValidateConfig(program, io, setExitCode);
   registerRun(program, io, setExitCode, waitForSignal);
   registerCerts(program, io, setExitCode);
+  registerToken(program, io, setExitCode);
   return program;
 }
 

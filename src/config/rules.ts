@@ -16,6 +16,7 @@ export function checkConfigRules(config: Config): void {
   checkPaths(config);
   checkPostgresql(config);
   checkTls(config);
+  checkAdminTokens(config);
 }
 
 function checkAddresses(config: Config): void {
@@ -137,4 +138,22 @@ function checkTls({ tls }: Config): void {
   if (files.length > 0 && missing !== undefined) {
     throw new ConfigError(`tls.${missing}`, `is required when tls.${files[0]} is set: give ca_file, cert_file and key_file together`);
   }
+}
+
+function checkAdminTokens({ admin, tls }: Config): void {
+  if (admin.tokens.length > 0 && tls.insecure) {
+    throw new ConfigError('admin.tokens', 'bearer tokens need TLS, but tls.insecure is true: they would cross the network in plain text and nothing would be verified anyway');
+  }
+  const names = new Map<string, number>();
+  const digests = new Map<string, number>();
+  admin.tokens.forEach((token, i) => {
+    const sameName = names.get(token.name);
+    if (sameName !== undefined) throw new ConfigError(`admin.tokens.${i}.name`, `${token.name} is listed twice (also admin.tokens.${sameName}); names say who acted and must be unique`);
+    const sameDigest = digests.get(token.sha256);
+    if (sameDigest !== undefined) {
+      throw new ConfigError(`admin.tokens.${i}.sha256`, `is the same token as admin.tokens.${sameDigest} (${admin.tokens[sameDigest]!.name}): give each holder a token of their own`);
+    }
+    names.set(token.name, i);
+    digests.set(token.sha256, i);
+  });
 }

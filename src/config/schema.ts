@@ -50,6 +50,29 @@ const peerSchema = z.preprocess(
   z.object({ name: memberName(), address: hostPort() }, { error: `expected ${PEER_FORM}` }).strict(),
 );
 
+const ADMIN_TOKEN_FORM = '"name:sha256" (e.g. ops:<64 hex digits>) or {name, sha256}: the SHA-256 of the token, never the token (pgherd token create prints both)';
+
+/** An admin bearer token: `name:sha256hex` in the file and in PGHERD_ADMIN_TOKENS, or {name, sha256}. Normalised to the object, the digest in lowercase. */
+const adminTokenSchema = z.preprocess(
+  (value) => {
+    if (typeof value !== 'string') return value;
+    const colon = value.indexOf(':');
+    return colon < 0 ? value : { name: value.slice(0, colon), sha256: value.slice(colon + 1) };
+  },
+  z
+    .object(
+      {
+        name: memberName('who holds the token'),
+        sha256: z
+          .string()
+          .regex(/^[0-9a-fA-F]{64}$/, 'expected the 64 hex digits of the token\'s SHA-256 (printf %s "$TOKEN" | sha256sum), not the token itself')
+          .transform((hex) => hex.toLowerCase()),
+      },
+      { error: `expected ${ADMIN_TOKEN_FORM}` },
+    )
+    .strict(),
+);
+
 /** PostgreSQL listen_addresses: '*' or a comma-separated list of hosts. */
 const listenAddresses = z
   .string()
@@ -169,6 +192,14 @@ export const configSchema = z
         key_file: absolutePath().optional(),
         /** Without files: where the local CA lives; default <data_dir>/tls. Nodes sharing one host tree (the demo) share one directory. */
         local_ca_dir: absolutePath().optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Who may use the admin service (pgherdctl) besides holders of a cluster-CA client certificate. */
+    admin: z
+      .object({
+        /** Bearer tokens (`authorization: Bearer <token>`), by name and SHA-256; they open the admin service only, never Raft. Needs TLS. */
+        tokens: z.array(adminTokenSchema).max(64).default([]),
       })
       .strict()
       .prefault({}),

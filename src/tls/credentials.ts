@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
-import { ChannelCredentials, ServerCredentials } from '@grpc/grpc-js';
+import { ChannelCredentials, type ServerCredentials } from '@grpc/grpc-js';
 import { ConfigError } from '../lib/errors.js';
+import { silentLogger, type Logger } from '../lib/logger.js';
+import { AdminTokens } from './admin-tokens.js';
+import { callGate, insecureGate } from './call-gate.js';
 import { checkPeerIdentity } from './identity.js';
+import { GatedServerCredentials } from './server-credentials.js';
 
 /** What peer and admin gRPC need: one server side, one client side. */
 export interface TlsCredentials {
@@ -20,18 +24,28 @@ export interface TlsFiles {
   readonly keyFile: string;
 }
 
-/** Plain-text gRPC on both sides: for tests only. */
+/** What the server side admits besides cluster-CA certificates. */
+export interface GateOptions {
+  /** Bearer tokens the admin service accepts (config admin.tokens); default none. */
+  readonly tokens?: AdminTokens;
+  /** Where refused calls are logged (rate-limited); default nowhere. */
+  readonly logger?: Logger;
+}
+
+/** Plain-text gRPC on both sides: for tests only. Every call is admitted, without a caller (call-gate.ts). */
 export function insecureCredentials(): TlsCredentials {
-  return { server: ServerCredentials.createInsecure(), channel: ChannelCredentials.createInsecure(), insecure: true };
+  return { server: GatedServerCredentials.insecure(insecureGate()), channel: ChannelCredentials.createInsecure(), insecure: true };
 }
 
 /**
  * Mutual TLS from PEM files.
  *
- * - Server: presents cert_file; requires a client certificate and verifies
+ * - Server: presents cert_file; requests a client certificate and verifies
  *   its chain against ca_file (and only ca_file). Any certificate of the
  *   cluster CA is admitted: the CA is the membership boundary; which member a
- *   client claims to be is not checked against its certificate here.
+ *   client claims to be is not checked against its certificate here. The
+ *   admin service also admits a bearer token of `gate.tokens` instead; every
+ *   other call needs the certificate (call-gate.ts, checked per call).
  * - Channel: presents cert_file as the client certificate; verifies the
  *   server's chain against ca_file only (never the system roots) and its
  *   subject alternative names against the dialled address (identity.ts).
@@ -39,16 +53,27 @@ export function insecureCredentials(): TlsCredentials {
  * Errors name the configuration key: an unreadable or malformed file, a key
  * that does not belong to the certificate.
  */
-export function mutualTlsCredentials(files: TlsFiles): TlsCredentials {
+export function mutualTlsCredentials(files: TlsFiles, gate: GateOptions = {}): TlsCredentials {
   const ca = readPem('tls.ca_file', files.caFile);
   const cert = readPem('tls.cert_file', files.certFile);
   const key = readPem('tls.key_file', files.keyFile);
   checkPair(files, ca, cert, key);
   return {
-    server: ServerCredentials.createSsl(ca, [{ cert_chain: cert, private_key: key }], true),
+    server: GatedServerCredentials.tls({ ca, cert, key }, callGate(gate.tokens ?? new AdminTokens([]), gate.logger ?? silentLogger)),
     channel: ChannelCredentials.createSsl(ca, key, cert, { checkServerIdentity: checkPeerIdentity }),
     insecure: false,
   };
+}
+
+/**
+ * TLS without a client certificate (pgherdctl with a bearer token): the
+ * server is verified as by mutualTlsCredentials' channel — against ca_file
+ * only, its SANs against the dialled address. Errors name tls.ca_file.
+ */
+export function serverVerifyingChannelCredentials(caFile: string): ChannelCredentials {
+  const ca = readPem('tls.ca_file', caFile);
+  parseCertificate('tls.ca_file', caFile, ca);
+  return ChannelCredentials.createSsl(ca, null, null, { checkServerIdentity: checkPeerIdentity });
 }
 
 function readPem(key: string, path: string): Buffer {

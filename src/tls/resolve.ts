@@ -6,7 +6,8 @@ import { isWildcardHost, parseHostPort } from '../config/address.js';
 import type { Config } from '../config/schema.js';
 import { assert } from '../lib/assert.js';
 import type { Logger } from '../lib/logger.js';
-import { insecureCredentials, mutualTlsCredentials, type TlsCredentials } from './credentials.js';
+import { AdminTokens } from './admin-tokens.js';
+import { insecureCredentials, mutualTlsCredentials, type GateOptions, type TlsCredentials } from './credentials.js';
 import { ensureLocalCa, issueNodeCertificate, type GenerateOptions, type LocalCa, type NodeCertificate, type NodeIdentity } from './generate.js';
 
 /** A generated node certificate this close to expiry is reissued at start-up. */
@@ -16,8 +17,8 @@ export const RENEW_BEFORE_EXPIRY_MS = 30 * 24 * 3_600_000;
 export const LOOPBACK_IPS: readonly string[] = ['127.0.0.1', '::1'];
 export const LOOPBACK_DNS: readonly string[] = ['localhost'];
 
-/** The part of the configuration TLS depends on. */
-export type TlsConfigView = Pick<Config, 'name' | 'data_dir' | 'tls'> & { readonly raft: Pick<Config['raft'], 'bind' | 'advertise'> };
+/** The part of the configuration TLS depends on (admin: the bearer tokens the server admits; absent: none). */
+export type TlsConfigView = Pick<Config, 'name' | 'data_dir' | 'tls'> & { readonly raft: Pick<Config['raft'], 'bind' | 'advertise'>; readonly admin?: Pick<Config['admin'], 'tokens'> };
 
 export interface ResolveTlsOptions extends GenerateOptions {
   /**
@@ -53,9 +54,13 @@ export async function resolveTls(config: TlsConfigView, logger: Logger, options:
     log.warn({ reason: 'tls.insecure is true: peer and admin gRPC are plain text and unauthenticated; for tests only' }, 'tls.insecure');
     return { ...insecureCredentials(), source: 'insecure' };
   }
+  const tokens = config.admin?.tokens ?? [];
+  const gate: GateOptions = { tokens: new AdminTokens(tokens), logger };
+  // Names only: which holders can call the admin service without a certificate.
+  if (tokens.length > 0) log.info({ tokens: tokens.map((token) => token.name) }, 'tls.admin_tokens');
   if (tls.ca_file !== undefined || tls.cert_file !== undefined || tls.key_file !== undefined) {
     assert(tls.ca_file !== undefined && tls.cert_file !== undefined && tls.key_file !== undefined, 'tls: config rules admit all three files or none');
-    const credentials = mutualTlsCredentials({ caFile: tls.ca_file, certFile: tls.cert_file, keyFile: tls.key_file });
+    const credentials = mutualTlsCredentials({ caFile: tls.ca_file, certFile: tls.cert_file, keyFile: tls.key_file }, gate);
     log.info({ caFile: tls.ca_file, certFile: tls.cert_file }, 'tls.configured');
     return { ...credentials, source: 'files' };
   }
@@ -70,7 +75,7 @@ export async function resolveTls(config: TlsConfigView, logger: Logger, options:
     { caDir, certFile: node.certPath, reused: stale === undefined, issuedBecause: stale, ips: identity.ips, dns: identity.dns, reason: 'no tls files configured: local CA (for demos; production configures its own)' },
     'tls.local_ca',
   );
-  const credentials = mutualTlsCredentials({ caFile: ca.caCertPath, certFile: node.certPath, keyFile: node.keyPath });
+  const credentials = mutualTlsCredentials({ caFile: ca.caCertPath, certFile: node.certPath, keyFile: node.keyPath }, gate);
   return { ...credentials, source: 'generated' };
 }
 

@@ -37,8 +37,10 @@ export function buildProgram(io: CtlIo, setExitCode: (code: number) => void): Co
     'after',
     `
 Connection (first that applies): --endpoint with --ca-file/--cert-file/--key-file (or --insecure);
--c FILE, an agent's configuration (its address, peers and certificates); the same from PGHERDCTL_ENDPOINTS,
-PGHERDCTL_CONFIG, PGHERDCTL_CA_FILE, PGHERDCTL_CERT_FILE, PGHERDCTL_KEY_FILE, PGHERDCTL_INSECURE;
+--endpoint with --ca-file and --token (or --token-file): a bearer token of the agents' admin.tokens;
+-c FILE, an agent's configuration (its address, peers and certificates; with --token, its CA only);
+the same from PGHERDCTL_ENDPOINTS, PGHERDCTL_CONFIG, PGHERDCTL_CA_FILE, PGHERDCTL_CERT_FILE, PGHERDCTL_KEY_FILE,
+PGHERDCTL_INSECURE, PGHERDCTL_TOKEN, PGHERDCTL_TOKEN_FILE;
 with none of them, the newest running \`npm run demo\` cluster.
 Exit codes: 0 done, 1 refused (the reason is printed), 2 usage or configuration error, 3 unreachable.`,
   );

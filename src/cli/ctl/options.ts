@@ -16,6 +16,8 @@ export interface GlobalOptions {
   readonly certFile?: string;
   readonly keyFile?: string;
   readonly insecure?: boolean;
+  readonly token?: string;
+  readonly tokenFile?: string;
   readonly json?: boolean;
 }
 
@@ -29,6 +31,8 @@ export function addGlobalOptions(program: Command): Command {
     .option('--cert-file <file>', 'a client certificate signed by the cluster CA (PEM) [env PGHERDCTL_CERT_FILE]')
     .option('--key-file <file>', 'its private key (PEM) [env PGHERDCTL_KEY_FILE]')
     .option('--insecure', 'plain-text gRPC, for a cluster with tls.insecure: true (tests only) [env PGHERDCTL_INSECURE=1]')
+    .option('--token <token>', 'a bearer token of the agents\' admin.tokens, instead of (or with) a client certificate; needs --ca-file or -c (visible in ps: prefer the environment or --token-file) [env PGHERDCTL_TOKEN]')
+    .option('--token-file <file>', 'a file holding the bearer token (surrounding whitespace ignored) [env PGHERDCTL_TOKEN_FILE]')
     .option('--json', 'machine-readable output on stdout (errors too, as {"error": {...}})');
 }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AdminConnectOptions } from '../../admin/client.js';
 import { HOST_PORT_FORM, isWildcardHost, parseHostPort } from '../../config/address.js';
@@ -32,6 +33,8 @@ export interface Settings {
   readonly certFile: string | undefined;
   readonly keyFile: string | undefined;
   readonly insecure: boolean;
+  /** The bearer token (from --token, --token-file or their PGHERDCTL_ variables). */
+  readonly token: string | undefined;
 }
 
 export function settingsOf(options: GlobalOptions, env: NodeJS.ProcessEnv): Settings {
@@ -48,13 +51,35 @@ export function settingsOf(options: GlobalOptions, env: NodeJS.ProcessEnv): Sett
     certFile: options.certFile ?? fromEnv('PGHERDCTL_CERT_FILE'),
     keyFile: options.keyFile ?? fromEnv('PGHERDCTL_KEY_FILE'),
     insecure: options.insecure === true || insecureText === '1' || insecureText === 'true',
+    token: tokenOf(options, fromEnv),
   };
+}
+
+/** The bearer token: --token or --token-file (not both), else PGHERDCTL_TOKEN or PGHERDCTL_TOKEN_FILE (not both). */
+function tokenOf(options: GlobalOptions, fromEnv: (name: string) => string | undefined): string | undefined {
+  const flags = options.token !== undefined || options.tokenFile !== undefined;
+  const [text, file, textLabel, fileLabel] = flags
+    ? [options.token, options.tokenFile, '--token', '--token-file']
+    : [fromEnv('PGHERDCTL_TOKEN'), fromEnv('PGHERDCTL_TOKEN_FILE'), 'PGHERDCTL_TOKEN', 'PGHERDCTL_TOKEN_FILE'];
+  if (text !== undefined && file !== undefined) throw new CtlUsageError(`${textLabel} and ${fileLabel}: give the token one way, not both`);
+  const [token, label] = file === undefined ? [text, textLabel] : [readTokenFile(fileLabel, file), fileLabel];
+  if (token === undefined) return undefined;
+  if (!/^[\x21-\x7e]{1,512}$/.test(token)) throw new CtlUsageError(`${label}: expected the token (printable text without spaces, at most 512 characters)`);
+  return token;
+}
+
+function readTokenFile(label: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new CtlUsageError(`${label}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
 }
 
 /** Nothing says where to connect: look for a demo cluster. */
 export function isUnset(settings: Settings): boolean {
-  const { endpoints, config, caFile, certFile, keyFile, insecure } = settings;
-  return endpoints.length === 0 && config === undefined && caFile === undefined && certFile === undefined && keyFile === undefined && !insecure;
+  const { endpoints, config, caFile, certFile, keyFile, insecure, token } = settings;
+  return endpoints.length === 0 && config === undefined && caFile === undefined && certFile === undefined && keyFile === undefined && !insecure && token === undefined;
 }
 
 /** The target the settings name (not the demo: see isUnset). */
@@ -64,6 +89,7 @@ export function explicitTarget(settings: Settings, env: NodeJS.ProcessEnv): Targ
   }
   const files = [settings.caFile, settings.certFile, settings.keyFile];
   const anyFile = files.some((file) => file !== undefined);
+  if (settings.token !== undefined) return tokenTarget(settings, env);
   if (anyFile && files.some((file) => file === undefined)) {
     const missing = (['caFile', 'certFile', 'keyFile'] as const).filter((key) => settings[key] === undefined).map((key) => FLAG_LABELS[key]);
     throw new CtlUsageError(`--ca-file, --cert-file and --key-file go together (mutual TLS): missing ${missing.join(', ')}`);
@@ -80,9 +106,37 @@ export function explicitTarget(settings: Settings, env: NodeJS.ProcessEnv): Targ
   }
   if (settings.endpoints.length === 0) throw new CtlUsageError('--endpoint is required with --ca-file/--cert-file/--key-file or --insecure (or -c FILE: an agent\'s configuration)');
   if (!anyFile && !settings.insecure) {
-    throw new CtlUsageError('--endpoint needs credentials: --ca-file, --cert-file and --key-file (mutual TLS with the cluster CA), -c FILE (an agent\'s configuration), or --insecure (a tls.insecure cluster)');
+    throw new CtlUsageError(
+      '--endpoint needs credentials: --ca-file, --cert-file and --key-file (mutual TLS with the cluster CA), --ca-file with --token or --token-file (a bearer token of admin.tokens), -c FILE (an agent\'s configuration), or --insecure (a tls.insecure cluster)',
+    );
   }
   return { connect: { endpoints: settings.endpoints, ...tlsOf(settings) }, source: 'flags', fileLabels: FLAG_LABELS };
+}
+
+/**
+ * With a bearer token: TLS verifying the agent against --ca-file (or the CA
+ * of -c FILE), plus the client certificate when one is given too.
+ */
+function tokenTarget(settings: Settings, env: NodeJS.ProcessEnv): Target {
+  if (settings.insecure) throw new CtlUsageError('--token needs TLS: it is never sent in plain text (not with --insecure)');
+  if ((settings.certFile === undefined) !== (settings.keyFile === undefined)) {
+    throw new CtlUsageError(`--cert-file and --key-file go together: missing ${settings.certFile === undefined ? '--cert-file' : '--key-file'}`);
+  }
+  const flagFiles = settings.caFile === undefined ? {} : { caFile: settings.caFile, certFile: settings.certFile, keyFile: settings.keyFile };
+  if (settings.config !== undefined) {
+    const target = configTarget(settings.config, env);
+    if (target.connect.insecure === true) throw new CtlUsageError(`--token needs TLS, but ${target.source} has tls.insecure: true`);
+    // The configuration's CA verifies the agent; its node certificate is not needed beside the token.
+    const fromConfig = { caFile: target.connect.caFile, certFile: undefined, keyFile: undefined, insecure: false };
+    return {
+      connect: { ...target.connect, ...fromConfig, ...flagFiles, ...(settings.endpoints.length > 0 ? { endpoints: settings.endpoints } : {}), token: settings.token },
+      source: target.source,
+      fileLabels: settings.caFile === undefined ? target.fileLabels : FLAG_LABELS,
+    };
+  }
+  if (settings.endpoints.length === 0) throw new CtlUsageError('--endpoint is required with --token (or -c FILE: an agent\'s configuration)');
+  if (settings.caFile === undefined) throw new CtlUsageError('--token needs --ca-file: the cluster CA, to verify the agent the token is sent to');
+  return { connect: { endpoints: settings.endpoints, ...flagFiles, insecure: false, token: settings.token }, source: 'flags', fileLabels: FLAG_LABELS };
 }
 
 function tlsOf(settings: Settings): Pick<AdminConnectOptions, 'caFile' | 'certFile' | 'keyFile' | 'insecure'> {

@@ -1,5 +1,6 @@
-import { credentials, Server, ServerCredentials, status as Status } from '@grpc/grpc-js';
+import { credentials, Server, status as Status, type ServerCredentials } from '@grpc/grpc-js';
 import { assert } from '../../lib/assert.js';
+import { insecureCredentials } from '../../tls/credentials.js';
 import { BindError, ProposalDroppedError, RaftStoppedError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Message, NodeId } from '../core/types.js';
@@ -73,7 +74,7 @@ export class GrpcTransport {
     const server = new Server(serverChannelOptions(limits));
     server.addService(raftPeerDefinition().service, service.implementation());
     for (const extra of options.services ?? []) server.addService(extra.definition, extra.implementation);
-    const port = await bind(server, options.bindAddress, options.serverCredentials ?? ServerCredentials.createInsecure());
+    const port = await bind(server, options.bindAddress, options.serverCredentials ?? insecureCredentials().server);
     const boundAddress = withPort(options.bindAddress, port);
     transport = new GrpcTransport(options, limits, server, service, log, boundAddress, options.peers);
     log.info({ boundAddress, peers: [...transport.links.keys()] }, 'transport.started');

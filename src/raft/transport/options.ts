@@ -127,7 +127,7 @@ export interface TransportOptions {
   readonly onJoinRequest?: JoinHandler;
   /** Served beside RaftPeer on the same server, with the same credentials (the admin service). */
   readonly services?: readonly AdditionalService[];
-  /** Default insecure (TLS arrives later). */
+  /** Default plain text (tests). src/tls/credentials.ts makes the real ones: they carry the per-call gate (call-gate.ts). */
   readonly serverCredentials?: ServerCredentials;
   readonly channelCredentials?: ChannelCredentials;
   readonly logger: Logger;

@@ -68,7 +68,7 @@ test('PatchConfig: committed on the version it was checked on; the answer lists 
   t.like(backend.local().config.values, { ttl_ms: 6000, postgresql_parameters: { work_mem: '64MB' } });
   const line = server.logs.find((l) => l.event === 'admin.patch_config');
   t.is(line?.level, 'info');
-  t.like(line?.fields, { outcome: 'ok', by: 'alice', previousVersion: 1, version: 2, certificate: 'n2' });
+  t.like(line?.fields, { outcome: 'ok', by: 'alice (certificate n2)', previousVersion: 1, version: 2, certificate: 'n2' });
   t.deepEqual((line?.fields['changes'] as unknown[])[0], { key: 'ttl_ms', from: 5000, to: 6000 });
 
   // null resets a key to its default and removes a parameter.

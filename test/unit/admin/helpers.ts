@@ -9,7 +9,7 @@ import type { ClusterState } from '../../../src/cluster/state.js';
 import type { CandidatePosition } from '../../../src/ha/candidates.js';
 import type { HaStatus } from '../../../src/ha/loop.js';
 import { GrpcTransport } from '../../../src/raft/transport/grpc-transport.js';
-import { mutualTlsCredentials, type TlsFiles } from '../../../src/tls/credentials.js';
+import { mutualTlsCredentials, type GateOptions, type TlsFiles } from '../../../src/tls/credentials.js';
 import { recordingLogger, type LogLine } from '../../helpers/recording-logger.js';
 import type { Pki } from '../tls/helpers.js';
 import { T0_MS } from '../cluster/helpers.js';
@@ -122,12 +122,12 @@ export function serveAdmin(t: ExecutionContext, pki: Pki, backend: AdminBackend 
   return serveAdminWith(t, { caFile: pki.ca.caCertPath, certFile: pki.n1.certPath, keyFile: pki.n1.keyPath }, backend, options);
 }
 
-/** The same with the given CA, certificate and key (a node certificate for 127.0.0.1). */
-export async function serveAdminWith(t: ExecutionContext, files: TlsFiles, backend: AdminBackend | undefined, options: AdminServiceOptions = {}): Promise<AdminServer> {
+/** The same with the given CA, certificate and key (a node certificate for 127.0.0.1), and the bearer tokens of `gate`. */
+export async function serveAdminWith(t: ExecutionContext, files: TlsFiles, backend: AdminBackend | undefined, options: AdminServiceOptions = {}, gate: Omit<GateOptions, 'logger'> = {}): Promise<AdminServer> {
   const logs: LogLine[] = [];
   const logger = recordingLogger(logs);
   const service = new AdminService(() => backend, logger, options);
-  const tls = mutualTlsCredentials(files);
+  const tls = mutualTlsCredentials(files, { ...gate, logger });
   const transport = await GrpcTransport.start({
     nodeId: 'n1',
     clusterName: CLUSTER,

@@ -4,11 +4,9 @@
  * change nothing; requests are recorded as the cluster state's commands;
  * an immediate switchover waits for the new primary (or its withdrawal).
  */
-import { ChannelCredentials, Client, Metadata, status as Status, type ServiceError } from '@grpc/grpc-js';
 import test, { type ExecutionContext } from 'ava';
 import { AdminClient } from '../../../src/admin/client.js';
 import { AdminCallError, AdminUnreachableError } from '../../../src/admin/errors.js';
-import { adminDefinition } from '../../../src/admin/proto.js';
 import { NotLeaderError } from '../../../src/lib/errors.js';
 import { applyOk, runningCluster, T0_MS } from '../cluster/helpers.js';
 import { makePki, removeDir, type Pki } from '../tls/helpers.js';
@@ -151,7 +149,7 @@ test('Switchover now: recorded as requestSwitchover, answered once the new prima
   t.like(backend.proposed[0], { type: 'requestSwitchover', from: 'n1', to: 'n2', scheduledAtMs: null, atMs: backend.wallMs });
   t.is(backend.local().leader?.member, 'n2');
   const line = server.logs.find((l) => l.event === 'admin.switchover');
-  t.like(line?.fields, { outcome: 'ok', by: 'alice', candidate: 'n2', newPrimary: 'n2', certificate: 'n2' });
+  t.like(line?.fields, { outcome: 'ok', by: 'alice (certificate n2)', candidate: 'n2', newPrimary: 'n2', certificate: 'n2' });
 });
 
 test('Switchover without a candidate lets the HA layer choose (to: null); the answer names whoever was promoted', async (t) => {
@@ -227,7 +225,7 @@ test('Pause and Resume: recorded with who asked; repeating either is refused, sa
   t.like(backend.local().pause, { paused: true, by: paused.by, atMs: backend.wallMs });
   await refused(t, backend, client.pause(), 'FAILED_PRECONDITION', 'ALREADY_PAUSED', /already paused \(since .*, by pgherdctl@/);
   const resumed = await client.resume({ by: 'carol' });
-  t.like(resumed, { paused: false, by: 'carol' });
+  t.like(resumed, { paused: false, by: 'carol (certificate n2)' }, 'what the request says, then what the call was authenticated with');
   await refused(t, backend, client.resume(), 'FAILED_PRECONDITION', 'NOT_PAUSED', /not paused.*by carol/);
   const lines = server.logs.filter((l) => l.event === 'admin.pause' || l.event === 'admin.resume').map((l) => [l.event, l.fields['outcome']]);
   t.deepEqual(lines, [['admin.pause', 'ok'], ['admin.pause', 'refused'], ['admin.resume', 'ok'], ['admin.resume', 'refused']]);
@@ -256,22 +254,7 @@ test('Stopping the transport ends a waiting switchover with UNAVAILABLE; the req
   t.not(backend.local().switchover, null);
 });
 
-test('Mutual TLS: a client without a certificate, or with one of another CA, is refused', async (t) => {
-  const { server } = await setup(t);
-  const noCertificate = new Client(server.address, ChannelCredentials.createSsl(await readCa()), { 'grpc.use_local_subchannel_pool': 1 });
-  t.teardown(() => noCertificate.close());
-  const method = adminDefinition().clusterStatus;
-  const error = await new Promise<ServiceError | null>((resolve) => {
-    noCertificate.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, { local: true }, new Metadata(), { deadline: Date.now() + 5_000 }, (e) => resolve(e));
-  });
-  t.is(error?.code, Status.UNAVAILABLE, 'no certificate: the handshake fails');
-  const stranger = await t.throwsAsync(
-    AdminClient.connect({ endpoint: server.address, caFile: pki.ca.caCertPath, certFile: pki.stranger.certPath, keyFile: pki.stranger.keyPath }),
-    { instanceOf: AdminUnreachableError },
-  );
-  t.is(stranger.attempts.length, 1);
-  t.regex(stranger.attempts[0]!.endpoint, /^127\.0\.0\.1:\d+$/);
-});
+// Who may call (certificates, bearer tokens, another CA, the Raft service): auth.test.ts.
 
 test('connect tries the endpoints in order and keeps the first that answers', async (t) => {
   const { server } = await setup(t);
@@ -284,8 +267,3 @@ test('connect tries the endpoints in order and keeps the first that answers', as
     message: /belongs to cluster pg-main, not other/,
   });
 });
-
-async function readCa(): Promise<Buffer> {
-  const { readFile } = await import('node:fs/promises');
-  return readFile(pki.ca.caCertPath);
-}

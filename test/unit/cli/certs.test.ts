@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import YAML from 'yaml';
 import { AdminClient } from '../../../src/admin/client.js';
-import { AdminUnreachableError } from '../../../src/admin/errors.js';
+import { AdminCallError } from '../../../src/admin/errors.js';
 import type { CertsInitResult } from '../../../src/cli/commands/certs-init.js';
 import type { CertsIssueResult } from '../../../src/cli/commands/certs-issue.js';
 import { CertsUsageError } from '../../../src/cli/commands/certs-shared.js';
@@ -196,7 +196,8 @@ test('a client certificate opens the admin service of an agent with a node certi
 
   // The stranger trusts the cluster CA (so it accepts the server) but presents a certificate of its own CA.
   const refused = AdminClient.connect({ endpoint: server.address, caFile, certFile: join(other, 'ops.crt'), keyFile: join(other, 'ops.key'), connectTimeoutMs: 3_000 });
-  await t.throwsAsync(refused, { instanceOf: AdminUnreachableError });
+  const error = await t.throwsAsync(refused, { instanceOf: AdminCallError });
+  t.is(error.status, 'UNAUTHENTICATED');
 });
 
 test('certs init refuses to replace an existing CA without --force (exit 2, naming it, nothing changed); --force replaces it', async (t) => {

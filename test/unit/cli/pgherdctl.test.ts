@@ -178,7 +178,7 @@ test('pause and resume: --json shapes; repeating is refused with exit 1', async 
   t.is(paused.code, 0, paused.stderr);
   const pause = JSON.parse(paused.stdout);
   t.deepEqual(Object.keys(pause).sort(), ['by', 'changedAt', 'paused']);
-  t.like(pause, { paused: true, by: 'ops-ticket-42' });
+  t.like(pause, { paused: true, by: 'ops-ticket-42 (certificate n2)' });
   const again = await ctl(t, ['pause', ...flags]);
   t.is(again.code, 1);
   t.regex(again.stderr, /ALREADY_PAUSED.*already paused/);

@@ -40,6 +40,7 @@ test('defaults: only the name, the advertised addresses and the cluster size are
     tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false, failover_priority: 1 },
     bootstrap: { dynamic: DYNAMIC_DEFAULTS },
     tls: { insecure: false },
+    admin: { tokens: [] },
     log: { level: 'info', format: 'json' },
   });
   t.is(raftLogDir(config), '/var/lib/pgherd/raft');
