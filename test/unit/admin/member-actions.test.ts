@@ -54,7 +54,7 @@ test('Restart of a named replica: recorded for it, answered once it ended, with 
   const result = await client.restart({ members: ['n2'], by: 'alice' });
   t.deepEqual(backend.proposed.map((c) => [c.type, 'member' in c ? c.member : null]), [['requestMemberAction', 'n2']]);
   t.is(result.actions.length, 1);
-  t.like(result.actions[0], { member: 'n2', kind: 'restart', status: 'done', by: 'alice', pendingOnly: false, scheduledAt: null, detail: 'restart of n2 done' });
+  t.like(result.actions[0], { member: 'n2', kind: 'restart', status: 'done', by: 'alice (certificate n2)', pendingOnly: false, scheduledAt: null, detail: 'restart of n2 done' });
   t.truthy(result.actions[0]!.startedAt);
   t.regex(result.message, /^restart: n2 done \(restart of n2 done\)$/);
   const status = await client.clusterStatus();
@@ -80,7 +80,7 @@ test('A scheduled restart is answered at once, pending with its time; cancel wit
   t.like(result.actions[0], { member: 'n3', status: 'pending', scheduledAt: at });
   t.regex(result.message, /scheduled the restart of n3 for .*: cancel with pgherdctl restart --cancel/);
   const cancelled = await client.cancelMemberActions({ by: 'bob' });
-  t.like(cancelled.actions[0], { member: 'n3', status: 'cancelled', detail: 'cancelled by bob' });
+  t.like(cancelled.actions[0], { member: 'n3', status: 'cancelled', detail: 'cancelled by bob (certificate n2)' });
   await refused(t, backend, client.cancelMemberActions(), 'NOT_FOUND', 'NO_ACTION', /no pending restart, reload or reinit to cancel/);
 });
 
