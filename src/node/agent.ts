@@ -17,8 +17,7 @@ import { HaExecutor } from '../ha/executor.js';
 import { Fence } from '../ha/fence.js';
 import { FenceKeeper } from '../ha/fence-keeper.js';
 import { HaLoop } from '../ha/loop.js';
-import { ConfigError, ProposalDroppedError, ProposalRefusedError } from '../lib/errors.js';
-import { ClusterDecodeError } from '../cluster/errors.js';
+import { ConfigError, ProposalDroppedError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { productionRng } from '../lib/random.js';
 import { resolveTls } from '../tls/resolve.js';
@@ -29,8 +28,7 @@ import { GrpcTransport } from '../raft/transport/grpc-transport.js';
 import { decodePositionResponse, encodePositionAnswer, unreachablePosition } from '../raft/transport/position.js';
 import type { CandidatePosition } from '../ha/candidates.js';
 import { logConfigChanges } from './config-log.js';
-import { startDiscovery } from './discovery.js';
-import { MembershipController, startJoining } from './membership.js';
+import { recordJoin, startMembership } from './membership.js';
 
 /**
  * The composition root of one node: Raft (LevelDB log, gRPC transport),
@@ -211,50 +209,18 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
   });
 
   const unsubscribeConfig = logConfigChanges(store, log.child({ component: 'config' }));
-  const membershipLog = log.child({ component: 'membership' });
-  const membership = new MembershipController(driver, store, membershipLog, () => Date.now(), config.raft.replace_unreachable_after_ms);
-  membership.start();
-  const { voters: confVoters, learners: confLearners } = driver.status().confState;
-  const isMember = (): boolean => {
-    const conf = driver.status().confState;
-    return conf.voters.includes(config.name) || conf.learners.includes(config.name);
-  };
-  let stopJoining = (): void => {};
-  let stopDiscovery = (): void => {};
-  const askToJoin = (): void => {
-    stopJoining = startJoining({
-      self: config.name,
-      advertise: config.raft.advertise,
-      peers: [...peers.keys()].sort(),
-      isMember,
-      requestJoin: (peer, address, timeoutMs) => transport!.requestJoin(peer, address, timeoutMs),
-      log: membershipLog,
-    });
-  };
-  if (confVoters.length === 0 && confLearners.length === 0) {
-    // Never configured: an initial voter by name discovers whether to form the cluster or join it; any other node joins.
-    if (joiner) askToJoin();
-    else {
-      stopDiscovery = startDiscovery({
-        self: config.name,
-        initialVoters: [...voters.keys()],
-        peers: [...peers.keys()].sort(),
-        hello: (peer, timeoutMs) => transport!.hello(peer, timeoutMs),
-        configured: () => {
-          const conf = driver.status().confState;
-          return conf.voters.length > 0 || conf.learners.length > 0;
-        },
-        bootstrap: () => void driver.bootstrapNow(voters),
-        join: askToJoin,
-        log: membershipLog,
-      });
-    }
-  } else if (!isMember()) {
-    membershipLog.error(
-      { voters: confVoters, learners: confLearners, detail: 'this node was removed from the Raft configuration; to bring it back, add it with pgherdctl members add, or wipe its data_dir and start it as a new node' },
-      'agent.not_a_member',
-    );
-  }
+  const stopMembership = startMembership({
+    self: config.name,
+    advertise: config.raft.advertise,
+    initialVoters: voters,
+    joiner,
+    peers: [...peers.keys()].sort(),
+    driver,
+    store,
+    transport: () => transport!,
+    replaceAfterMs: config.raft.replace_unreachable_after_ms,
+    log: log.child({ component: 'membership' }),
+  });
 
   loop.start();
   let http: { server: Server; address: string };
@@ -272,9 +238,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
   const stop = (options: { keepPostgres?: boolean } = {}): Promise<void> => {
     stopping ??= (async () => {
       log.info({}, 'agent.stopping');
-      stopDiscovery();
-      stopJoining();
-      membership.stop();
+      stopMembership();
       await loop!.stop();
       const state = machine.state;
       const keep = options.keepPostgres === true || state.pause.paused;
@@ -312,27 +276,4 @@ async function ownPosition(loop: HaLoop, member: string, timeoutMs: number, log:
   } finally {
     clearTimeout(timer);
   }
-}
-
-/**
- * Record a new node's request to join (RaftPeer.Join). A node already in
- * the Raft configuration has nothing to record. Refusals (a removed name, a
- * malformed name or address) reject with ProposalRefusedError: the joiner
- * logs them as final.
- */
-async function recordJoin(store: ClusterStore, driver: RaftDriver<ApplyResult>, member: string, address: string, timeoutMs: number, log: Logger): Promise<void> {
-  if (parseHostPort(address) === undefined) throw new ProposalRefusedError(`join of ${member}: address '${address}' is not host:port`);
-  const conf = driver.status().confState;
-  if (conf.voters.includes(member) || conf.learners.includes(member)) {
-    log.warn({ member, address, detail: 'a node already in the Raft configuration asked to join; if it lost its data, remove it (pgherdctl members remove) and let it join again' }, 'membership.join_by_member');
-    return;
-  }
-  let result: ApplyResult;
-  try {
-    result = await store.propose({ type: 'setMembership', atMs: Date.now(), member, target: 'member', raftAddress: address, source: 'join', by: member }, timeoutMs);
-  } catch (error) {
-    if (error instanceof ClusterDecodeError) throw new ProposalRefusedError(`join of ${member}: ${error.message}`);
-    throw error;
-  }
-  if (!result.ok) throw new ProposalRefusedError(`join of ${member} refused (${result.code}): ${result.reason}`);
 }

@@ -1,8 +1,13 @@
+import { ClusterDecodeError } from '../cluster/errors.js';
 import type { ApplyResult } from '../cluster/results.js';
+import { parseHostPort } from '../config/address.js';
+import { ProposalRefusedError } from '../lib/errors.js';
 import type { ClusterStore } from '../cluster/store.js';
 import type { Logger } from '../lib/logger.js';
 import type { NodeId } from '../raft/core/types.js';
 import type { RaftDriver } from '../raft/driver/raft-driver.js';
+import type { GrpcTransport } from '../raft/transport/grpc-transport.js';
+import { startDiscovery } from './discovery.js';
 import { planMembership, type MembershipStep } from './membership-plan.js';
 
 /**
@@ -159,4 +164,86 @@ export function startJoining(o: JoinerOptions): () => void {
   return () => {
     stopped = true;
   };
+}
+
+export interface MembershipOptions {
+  readonly self: NodeId;
+  readonly advertise: string;
+  /** The first bootstrap_expect members of the static list by name, with their addresses. */
+  readonly initialVoters: ReadonlyMap<NodeId, string>;
+  /** This node is not among them: it can only join. */
+  readonly joiner: boolean;
+  /** Every other peer of the static list, sorted. */
+  readonly peers: readonly NodeId[];
+  readonly driver: RaftDriver<ApplyResult>;
+  readonly store: ClusterStore;
+  readonly transport: () => GrpcTransport;
+  readonly replaceAfterMs: number;
+  readonly log: Logger;
+}
+
+/**
+ * The agent's membership duties: the leader's controller, and for a node
+ * never configured, discovery (an initial voter by name: form the cluster
+ * or join it) or joining. Returns the function that stops them all.
+ */
+export function startMembership(o: MembershipOptions): () => void {
+  const controller = new MembershipController(o.driver, o.store, o.log, () => Date.now(), o.replaceAfterMs);
+  controller.start();
+  const conf = (): { voters: readonly NodeId[]; learners: readonly NodeId[] } => o.driver.status().confState;
+  const configured = (): boolean => conf().voters.length > 0 || conf().learners.length > 0;
+  const isMember = (): boolean => conf().voters.includes(o.self) || conf().learners.includes(o.self);
+  let stopJoining = (): void => {};
+  let stopDiscovery = (): void => {};
+  const askToJoin = (): void => {
+    stopJoining = startJoining({ self: o.self, advertise: o.advertise, peers: o.peers, isMember, requestJoin: (peer, address, timeoutMs) => o.transport().requestJoin(peer, address, timeoutMs), log: o.log });
+  };
+  if (!configured()) {
+    if (o.joiner) askToJoin();
+    else {
+      stopDiscovery = startDiscovery({
+        self: o.self,
+        initialVoters: [...o.initialVoters.keys()],
+        peers: o.peers,
+        hello: (peer, timeoutMs) => o.transport().hello(peer, timeoutMs),
+        configured,
+        bootstrap: () => void o.driver.bootstrapNow(o.initialVoters),
+        join: askToJoin,
+        log: o.log,
+      });
+    }
+  } else if (!isMember()) {
+    o.log.error(
+      { voters: conf().voters, learners: conf().learners, detail: 'this node was removed from the Raft configuration; to bring it back, add it with pgherdctl members add, or wipe its data_dir and start it as a new node' },
+      'agent.not_a_member',
+    );
+  }
+  return () => {
+    stopDiscovery();
+    stopJoining();
+    controller.stop();
+  };
+}
+
+/**
+ * Record a new node's request to join (RaftPeer.Join). A node already in
+ * the Raft configuration has nothing to record. Refusals (a removed name, a
+ * malformed name or address) reject with ProposalRefusedError: the joiner
+ * logs them as final.
+ */
+export async function recordJoin(store: ClusterStore, driver: RaftDriver<ApplyResult>, member: string, address: string, timeoutMs: number, log: Logger): Promise<void> {
+  if (parseHostPort(address) === undefined) throw new ProposalRefusedError(`join of ${member}: address '${address}' is not host:port`);
+  const conf = driver.status().confState;
+  if (conf.voters.includes(member) || conf.learners.includes(member)) {
+    log.warn({ member, address, detail: 'a node already in the Raft configuration asked to join; if it lost its data, remove it (pgherdctl members remove) and let it join again' }, 'membership.join_by_member');
+    return;
+  }
+  let result: ApplyResult;
+  try {
+    result = await store.propose({ type: 'setMembership', atMs: Date.now(), member, target: 'member', raftAddress: address, source: 'join', by: member }, timeoutMs);
+  } catch (error) {
+    if (error instanceof ClusterDecodeError) throw new ProposalRefusedError(`join of ${member}: ${error.message}`);
+    throw error;
+  }
+  if (!result.ok) throw new ProposalRefusedError(`join of ${member} refused (${result.code}): ${result.reason}`);
 }
