@@ -10,12 +10,11 @@ import { resolveTargets, type MemberActionRequest } from './member-action-reques
 import { memberActionView } from './member-action-view.js';
 import { proposeCommand, readForAction, refusalOf } from './raft-calls.js';
 import { formatTime } from './time.js';
-import { sleepUnlessAborted } from './wait.js';
+import { pollAfterSync } from './wait.js';
 import type { WireMemberAction, WireMemberActionsResponse } from './wire.js';
 
 /** How often a waiting call looks at the local state (as a switchover wait does). */
 export const MEMBER_ACTION_POLL_MS = 100;
-const SYNC_READ_MS_MAX = 1_000;
 
 /** A recorded action the call waits for. */
 export interface TrackedAction {
@@ -111,21 +110,9 @@ export function currentViews(state: ClusterState, tracked: readonly TrackedActio
  * answer with what stands. The signal aborting ends the wait with its reason.
  */
 export async function waitForActions(backend: AdminBackend, tracked: readonly TrackedAction[], deadlineMs: number, signal: AbortSignal, log: Logger, pollMs = MEMBER_ACTION_POLL_MS): Promise<WireMemberAction[]> {
-  let synced = false;
-  for (;;) {
-    signal.throwIfAborted();
-    const remainingMs = deadlineMs - performance.now();
-    if (!synced && remainingMs > 0) {
-      try {
-        await backend.read(Math.max(1, Math.min(SYNC_READ_MS_MAX, Math.ceil(remainingMs))));
-        synced = true;
-      } catch (error) {
-        log.debug({ err: (error as Error).message }, 'admin.member_action_sync_read_failed');
-      }
-    }
+  const ended = await pollAfterSync(backend, { deadlineMs, signal, log, pollMs, what: 'member_action' }, (synced) => {
     const views = currentViews(backend.local(), tracked);
-    const open = views.some((view) => view.status === 'pending' || view.status === 'running');
-    if ((synced && !open) || performance.now() >= deadlineMs) return views;
-    await sleepUnlessAborted(Math.min(pollMs, Math.max(1, deadlineMs - performance.now())), signal);
-  }
+    return synced && !views.some((view) => view.status === 'pending' || view.status === 'running') ? views : undefined;
+  });
+  return ended ?? currentViews(backend.local(), tracked);
 }

@@ -6,6 +6,8 @@ import type { ActionContext } from './actions.js';
 import type { AdminBackend } from './backend.js';
 import { AdminRefusal, invalidField } from './errors.js';
 import { proposeCommand, readForAction, refusalOf } from './raft-calls.js';
+import { membershipRole } from './status-view.js';
+import { pollAfterSync } from './wait.js';
 import { parseBy, parseMemberName, parseWaitMs } from './requests.js';
 import type { WireAddMemberRequest, WireMemberChangeResponse, WireRemoveMemberRequest } from './wire.js';
 
@@ -93,19 +95,18 @@ export class MemberActions {
   }
 
   private roleOf(name: string): RaftRoleName {
-    const { voters, learners } = this.backend.raft().confState;
-    return voters.includes(name) ? 'voter' : learners.includes(name) ? 'learner' : 'none';
+    return membershipRole(name, this.backend.raft().confState);
   }
 
+  /** Until this member's applied Raft configuration shows the change the Raft leader carries out. */
   private async waitFor(request: { name: string; waitMs: number }, ctx: ActionContext, done: (role: RaftRoleName) => boolean, late: string): Promise<RaftRoleName> {
-    const untilMs = Math.min(ctx.deadlineMs, performance.now() + request.waitMs);
-    for (;;) {
-      const role = this.roleOf(request.name);
-      if (done(role)) return role;
-      if (performance.now() >= untilMs) throw new AdminRefusal(Status.DEADLINE_EXCEEDED, 'MEMBERSHIP_TIMEOUT', late);
-      if (ctx.signal.aborted) throw ctx.signal.reason as Error;
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    }
+    const deadlineMs = Math.min(ctx.deadlineMs, performance.now() + request.waitMs);
+    const role = await pollAfterSync(this.backend, { deadlineMs, signal: ctx.signal, log: this.log, pollMs: POLL_MS, what: 'membership' }, () => {
+      const now = this.roleOf(request.name);
+      return done(now) ? now : undefined;
+    });
+    if (role === undefined) throw new AdminRefusal(Status.DEADLINE_EXCEEDED, 'MEMBERSHIP_TIMEOUT', late);
+    return role;
   }
 
   private response(name: string, role: RaftRoleName, changed: boolean, elapsedMs: number, message: string, registered?: boolean): WireMemberChangeResponse {

@@ -1,3 +1,4 @@
+import type { ConfState } from '../raft/core/types.js';
 import type { ClusterState, Member, PauseState, Switchover } from '../cluster/state.js';
 import type { HaStatus } from '../ha/loop.js';
 import type { AdminRaftView } from './backend.js';
@@ -92,9 +93,13 @@ function memberView(name: string, member: Member, state: ClusterState, raft: Adm
 }
 
 function raftRole(name: string, raft: AdminRaftView): string {
-  if (raft.leaderId === name) return 'leader';
-  if (raft.confState.voters.includes(name)) return 'voter';
-  if (raft.confState.learners.includes(name)) return 'learner';
+  return raft.leaderId === name ? 'leader' : membershipRole(name, raft.confState);
+}
+
+/** A member's place in a Raft configuration. */
+export function membershipRole(name: string, confState: ConfState): 'voter' | 'learner' | 'none' {
+  if (confState.voters.includes(name)) return 'voter';
+  if (confState.learners.includes(name)) return 'learner';
   return 'none';
 }
 

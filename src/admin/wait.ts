@@ -28,20 +28,8 @@ export async function waitForHandover(
   log: Logger,
   pollMs = HANDOVER_POLL_MS,
 ): Promise<Completed> {
-  let synced = false;
-  for (;;) {
-    signal.throwIfAborted();
-    const remainingMs = deadlineMs - performance.now();
-    if (!synced && remainingMs > 0) {
-      try {
-        await backend.read(Math.max(1, Math.min(SYNC_READ_MS_MAX, Math.ceil(remainingMs))));
-        synced = true;
-      } catch (error) {
-        log.debug({ err: (error as Error).message }, 'admin.handover_sync_read_failed');
-      }
-    }
+  const done = await pollAfterSync(backend, { deadlineMs, signal, log, pollMs, what: 'handover' }, (synced) => {
     const progress = handoverProgress(backend.local(), tracked, synced);
-    if (progress.kind === 'completed') return progress;
     if (progress.kind === 'withdrawn') {
       throw new AdminRefusal(
         Status.ABORTED,
@@ -49,14 +37,52 @@ export async function waitForHandover(
         `the ${describeSwitchover(tracked.request)} was withdrawn without a new primary: the primary cancelled it (see ha.switchover_cancelled in its log) or an operator did`,
       );
     }
-    if (performance.now() >= deadlineMs) {
-      throw new AdminRefusal(
-        Status.DEADLINE_EXCEEDED,
-        'SWITCHOVER_TIMEOUT',
-        `no new primary yet: the ${describeSwitchover(tracked.request)} is still pending; watch it with pgherdctl list, or cancel it with pgherdctl switchover --cancel`,
-      );
+    return progress.kind === 'completed' ? progress : undefined;
+  });
+  if (done !== undefined) return done;
+  throw new AdminRefusal(
+    Status.DEADLINE_EXCEEDED,
+    'SWITCHOVER_TIMEOUT',
+    `no new primary yet: the ${describeSwitchover(tracked.request)} is still pending; watch it with pgherdctl list, or cancel it with pgherdctl switchover --cancel`,
+  );
+}
+
+export interface PollOptions {
+  /** performance.now() time at which the poll gives up. */
+  readonly deadlineMs: number;
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  readonly pollMs: number;
+  /** For the debug line of a failed sync read: admin.<what>_sync_read_failed. */
+  readonly what: string;
+}
+
+/**
+ * How a call waits for what it recorded to be carried out: call `check`
+ * on the local state every pollMs until it returns a result, undefined once
+ * deadlineMs passed. `synced` turns true after one successful linearizable
+ * read, from then on the local state includes every change committed
+ * before the wait (so something missing from it is gone, not merely not
+ * applied here yet). `check` may throw to end the wait; the signal aborting
+ * ends it with its reason.
+ */
+export async function pollAfterSync<T>(backend: AdminBackend, o: PollOptions, check: (synced: boolean) => T | undefined): Promise<T | undefined> {
+  let synced = false;
+  for (;;) {
+    o.signal.throwIfAborted();
+    const remainingMs = o.deadlineMs - performance.now();
+    if (!synced && remainingMs > 0) {
+      try {
+        await backend.read(Math.max(1, Math.min(SYNC_READ_MS_MAX, Math.ceil(remainingMs))));
+        synced = true;
+      } catch (error) {
+        o.log.debug({ err: (error as Error).message }, `admin.${o.what}_sync_read_failed`);
+      }
     }
-    await sleepUnlessAborted(Math.min(pollMs, Math.max(1, deadlineMs - performance.now())), signal);
+    const result = check(synced);
+    if (result !== undefined) return result;
+    if (performance.now() >= o.deadlineMs) return undefined;
+    await sleepUnlessAborted(Math.min(o.pollMs, Math.max(1, o.deadlineMs - performance.now())), o.signal);
   }
 }
 

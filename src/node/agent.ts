@@ -28,7 +28,7 @@ import { GrpcTransport } from '../raft/transport/grpc-transport.js';
 import { decodePositionResponse, encodePositionAnswer, unreachablePosition } from '../raft/transport/position.js';
 import type { CandidatePosition } from '../ha/candidates.js';
 import { logConfigChanges } from './config-log.js';
-import { recordJoin, startMembership } from './membership.js';
+import { isConfigured, recordJoin, startMembership } from './membership.js';
 
 /**
  * The composition root of one node: Raft (LevelDB log, gRPC transport),
@@ -113,8 +113,8 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
           return store.proposeEncoded(data, timeoutMs);
         },
         onHelloRequest: () => {
-          const { voters: v, learners } = driver.status().confState;
-          return { configured: v.length > 0 || learners.length > 0, voters: v, learners };
+          const conf = driver.status().confState;
+          return { configured: isConfigured(conf), voters: conf.voters, learners: conf.learners };
         },
         onJoinRequest: (member, address, timeoutMs) => {
           if (!store) throw new ProposalDroppedError('the cluster store has not started');

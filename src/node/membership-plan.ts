@@ -56,24 +56,30 @@ export function planMembership(state: ClusterState, raft: LeaderView): Membershi
   return waiting;
 }
 
-/** A voter (not this leader, not the primary, not already removed) this leader does not hear from; only when replacement is on. */
-function unreachableVoter(state: ClusterState, raft: LeaderView): NodeId | undefined {
-  if (raft.replaceAfterMs === undefined || raft.unreachableMs === undefined) return undefined;
-  return [...raft.confState.voters].sort().find((id) => id !== raft.self && state.leader?.member !== id && raft.unreachableMs![id] !== undefined && state.membership[id]?.target !== 'removed');
+/**
+ * A voter (not this leader, not the primary, not already removed) this leader has not heard from
+ * for at least `forMs`; none when replacement is off.
+ */
+function unreachableVoter(state: ClusterState, raft: LeaderView, forMs = 0): NodeId | undefined {
+  const unreachableMs = raft.unreachableMs;
+  if (raft.replaceAfterMs === undefined || unreachableMs === undefined) return undefined;
+  return [...raft.confState.voters]
+    .sort()
+    .find((id) => id !== raft.self && state.leader?.member !== id && unreachableMs[id] !== undefined && unreachableMs[id] >= forMs && state.membership[id]?.target !== 'removed');
+}
+
+/** A learner whose log is within the slack of the leader's and that answers. */
+function caughtUp(raft: LeaderView, id: NodeId): boolean {
+  const progress = raft.progress[id];
+  return progress !== undefined && progress.recentActive && progress.match + LEARNER_CATCH_UP_SLACK_ENTRIES >= raft.lastIndex;
 }
 
 /** A caught-up learner waiting to be promoted, and a voter unreachable past the limit: replace that voter. */
 function replacement(state: ClusterState, raft: LeaderView): MembershipStep | null {
   if (raft.replaceAfterMs === undefined || raft.unreachableMs === undefined) return null;
-  const learner = raft.confState.learners.find((id) => {
-    const progress = raft.progress[id];
-    return state.membership[id]?.target === 'member' && progress !== undefined && progress.recentActive && progress.match + LEARNER_CATCH_UP_SLACK_ENTRIES >= raft.lastIndex;
-  });
-  if (learner === undefined) return null;
-  const dead = [...raft.confState.voters]
-    .sort()
-    .find((id) => id !== raft.self && state.leader?.member !== id && (raft.unreachableMs![id] ?? 0) >= raft.replaceAfterMs! && state.membership[id]?.target !== 'removed');
-  return dead === undefined ? null : { kind: 'replace', member: dead, by: learner, unreachableMs: raft.unreachableMs[dead]! };
+  const learner = raft.confState.learners.find((id) => state.membership[id]?.target === 'member' && caughtUp(raft, id));
+  const dead = learner === undefined ? undefined : unreachableVoter(state, raft, raft.replaceAfterMs);
+  return learner === undefined || dead === undefined ? null : { kind: 'replace', member: dead, by: learner, unreachableMs: raft.unreachableMs[dead]! };
 }
 
 function stepFor(state: ClusterState, raft: LeaderView, member: NodeId): MembershipStep | null {
@@ -84,8 +90,7 @@ function stepFor(state: ClusterState, raft: LeaderView, member: NodeId): Members
     if (intent.raftAddress === null) return null;
     if (!inConfig) return { kind: 'addLearner', member, address: intent.raftAddress };
     if (!learners.includes(member)) return null;
-    const progress = raft.progress[member];
-    if (progress !== undefined && progress.recentActive && progress.match + LEARNER_CATCH_UP_SLACK_ENTRIES >= raft.lastIndex) {
+    if (caughtUp(raft, member)) {
       const away = unreachableVoter(state, raft);
       if (away !== undefined) {
         // Promoted now, it would no longer be the node waiting to take that voter's place.
@@ -93,7 +98,7 @@ function stepFor(state: ClusterState, raft: LeaderView, member: NodeId): Members
       }
       return { kind: 'promote', member, address: intent.raftAddress };
     }
-    return { kind: 'wait', member, reason: `the learner is catching up (at ${progress?.match ?? 0} of ${raft.lastIndex})` };
+    return { kind: 'wait', member, reason: `the learner is catching up (at ${raft.progress[member]?.match ?? 0} of ${raft.lastIndex})` };
   }
   if (inConfig) {
     if (voters.length === 1 && voters[0] === member) return { kind: 'wait', member, reason: 'it is the last voter' };

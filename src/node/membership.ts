@@ -4,7 +4,7 @@ import { parseHostPort } from '../config/address.js';
 import { ProposalRefusedError } from '../lib/errors.js';
 import type { ClusterStore } from '../cluster/store.js';
 import type { Logger } from '../lib/logger.js';
-import type { NodeId } from '../raft/core/types.js';
+import type { ConfState, NodeId } from '../raft/core/types.js';
 import type { RaftDriver } from '../raft/driver/raft-driver.js';
 import type { GrpcTransport } from '../raft/transport/grpc-transport.js';
 import { startDiscovery } from './discovery.js';
@@ -166,6 +166,11 @@ export function startJoining(o: JoinerOptions): () => void {
   };
 }
 
+/** A node with a Raft configuration (it formed or joined a cluster); never configured: none at all. */
+export function isConfigured(conf: ConfState): boolean {
+  return conf.voters.length > 0 || conf.learners.length > 0;
+}
+
 export interface MembershipOptions {
   readonly self: NodeId;
   readonly advertise: string;
@@ -190,8 +195,8 @@ export interface MembershipOptions {
 export function startMembership(o: MembershipOptions): () => void {
   const controller = new MembershipController(o.driver, o.store, o.log, () => Date.now(), o.replaceAfterMs);
   controller.start();
-  const conf = (): { voters: readonly NodeId[]; learners: readonly NodeId[] } => o.driver.status().confState;
-  const configured = (): boolean => conf().voters.length > 0 || conf().learners.length > 0;
+  const conf = (): ConfState => o.driver.status().confState;
+  const configured = (): boolean => isConfigured(conf());
   const isMember = (): boolean => conf().voters.includes(o.self) || conf().learners.includes(o.self);
   let stopJoining = (): void => {};
   let stopDiscovery = (): void => {};

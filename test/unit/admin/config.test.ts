@@ -10,7 +10,7 @@ import type { ClusterCommandInput } from '../../../src/cluster/commands.js';
 import type { ApplyResult } from '../../../src/cluster/results.js';
 import { runningCluster, T0_MS } from '../cluster/helpers.js';
 import { makePki, removeDir, type Pki } from '../tls/helpers.js';
-import { connectClient, MemoryBackend, serveAdmin } from './helpers.js';
+import { connectClient, MemoryBackend, serveAdmin, refused } from './helpers.js';
 
 let pki: Pki;
 test.before(async () => {
@@ -34,16 +34,6 @@ async function setup(t: ExecutionContext, backend = bootstrapped()) {
 }
 
 /** Refused with `status` and `reason`, the message matching `message`; nothing proposed, the state the same object. */
-async function refused(t: ExecutionContext, backend: MemoryBackend, call: Promise<unknown>, status: string, reason: string, message: RegExp): Promise<void> {
-  const before = backend.machine.state;
-  const proposed = backend.proposed.length;
-  const error = await t.throwsAsync(call, { instanceOf: AdminCallError });
-  t.is(error.status, status, error.details);
-  t.is(error.reason, reason, error.details);
-  t.regex(error.details, message);
-  t.is(backend.machine.state, before, 'the cluster state is unchanged');
-  t.is(backend.proposed.length, proposed, 'nothing was proposed');
-}
 
 test('GetConfig: the whole configuration with defaults, and its version', async (t) => {
   const { client } = await setup(t);

@@ -1,6 +1,7 @@
 import type { ExecutionContext } from 'ava';
 import type { AdminBackend, AdminRaftView } from '../../../src/admin/backend.js';
 import { AdminClient } from '../../../src/admin/client.js';
+import { AdminCallError } from '../../../src/admin/errors.js';
 import { AdminService, type AdminServiceOptions } from '../../../src/admin/service.js';
 import { encodeCommand, type ClusterCommandInput } from '../../../src/cluster/commands.js';
 import type { ApplyResult } from '../../../src/cluster/results.js';
@@ -148,4 +149,17 @@ export async function connectClient(t: ExecutionContext, pki: Pki, address: stri
   const client = await AdminClient.connect({ endpoint: address, caFile: pki.ca.caCertPath, certFile: pki.n2.certPath, keyFile: pki.n2.keyPath });
   t.teardown(() => client.close());
   return client;
+}
+
+/** `call` is refused with this status, reason and message, and nothing changed or was proposed. */
+export async function refused(t: ExecutionContext, backend: MemoryBackend, call: Promise<unknown>, status: string, reason: string, message: RegExp): Promise<AdminCallError> {
+  const before = backend.machine.state;
+  const proposedBefore = backend.proposed.length;
+  const error = await t.throwsAsync(call, { instanceOf: AdminCallError });
+  t.is(error.status, status, error.details);
+  t.is(error.reason, reason, error.details);
+  t.regex(error.details, message);
+  t.is(backend.machine.state, before, 'the cluster state is unchanged');
+  t.is(backend.proposed.length, proposedBefore, 'nothing was proposed');
+  return error;
 }

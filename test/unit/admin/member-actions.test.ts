@@ -6,13 +6,12 @@
  * commands applied as another node would.
  */
 import test, { type ExecutionContext } from 'ava';
-import { AdminCallError } from '../../../src/admin/errors.js';
 import { watchEventsOf } from '../../../src/admin/watch-events.js';
 import { applyCommand } from '../../../src/cluster/apply.js';
 import type { CommandOf } from '../../../src/cluster/commands.js';
 import { cmd, runningCluster, T0_MS } from '../cluster/helpers.js';
 import { makePki, removeDir, type Pki } from '../tls/helpers.js';
-import { connectClient, MemoryBackend, serveAdmin } from './helpers.js';
+import { connectClient, MemoryBackend, serveAdmin, refused } from './helpers.js';
 
 let pki: Pki;
 test.before(async () => {
@@ -37,16 +36,6 @@ function membersAct(backend: MemoryBackend, status: 'done' | 'failed' | 'skipped
   });
 }
 
-async function refused(t: ExecutionContext, backend: MemoryBackend, call: Promise<unknown>, status: string, reason: string, message: RegExp): Promise<void> {
-  const before = backend.machine.state;
-  const proposed = backend.proposed.length;
-  const error = await t.throwsAsync(call, { instanceOf: AdminCallError });
-  t.is(error.status, status, error.details);
-  t.is(error.reason, reason, error.details);
-  t.regex(error.details, message);
-  t.is(backend.machine.state, before, 'nothing changed');
-  t.is(backend.proposed.length, proposed, 'nothing was proposed');
-}
 
 test('Restart of a named replica: recorded for it, answered once it ended, with its detail', async (t) => {
   const { backend, client } = await setup(t);

@@ -10,7 +10,7 @@ import { AdminCallError, AdminUnreachableError } from '../../../src/admin/errors
 import { NotLeaderError } from '../../../src/lib/errors.js';
 import { applyOk, runningCluster, T0_MS } from '../cluster/helpers.js';
 import { makePki, removeDir, type Pki } from '../tls/helpers.js';
-import { connectClient, handOver, healthy, MemoryBackend, serveAdmin } from './helpers.js';
+import { connectClient, handOver, healthy, MemoryBackend, serveAdmin, refused } from './helpers.js';
 
 let pki: Pki;
 test.before(async () => {
@@ -34,17 +34,6 @@ async function setup(t: ExecutionContext, backend = cluster()) {
 }
 
 /** The call is refused with `status` and `reason`, its message matches `message`, and nothing was proposed or changed. */
-async function refused(t: ExecutionContext, backend: MemoryBackend, call: Promise<unknown>, status: string, reason: string, message: RegExp): Promise<AdminCallError> {
-  const before = backend.machine.state;
-  const proposedBefore = backend.proposed.length;
-  const error = await t.throwsAsync(call, { instanceOf: AdminCallError });
-  t.is(error.status, status, error.details);
-  t.is(error.reason, reason, error.details);
-  t.regex(error.details, message);
-  t.is(backend.machine.state, before, 'the cluster state is unchanged');
-  t.is(backend.proposed.length, proposedBefore, 'nothing was proposed');
-  return error;
-}
 
 test('ClusterStatus: leader, members with registration, status and Raft roles, after a linearizable read', async (t) => {
   const backend = cluster();
