@@ -16,6 +16,7 @@ import {
   dropSlot as dropLocalSlot,
   generatePassword,
   initdb,
+  PgRewindSourceNotPrimaryError,
   PostgresController,
   readControlData,
   REPLICATION_ROLE,
@@ -224,8 +225,12 @@ export class HaExecutor {
     const member = state.members[source];
     if (!member) throw new Error(`rejoin source ${source} is not a member`);
     // A dead source (the primary's host is gone, a failover is pending) is no reason to stop a
-    // running replica that may be the next primary: check it answers first.
-    await this.checkSourceAnswers(state, source, 'rejoin');
+    // running replica that may be the next primary: check it answers first. And that it is a
+    // primary already: a leader-key holder that has not promoted yet is no rewind source (seed 2047).
+    if (await this.checkSourceAnswers(state, source, 'rejoin')) {
+      const pg = state.members[source]!.registration;
+      throw new PgRewindSourceNotPrimaryError(`${source} (${pg.postgresHost}:${pg.postgresPort})`);
+    }
     await controller.stop({ mode: 'fast' });
     const values = state.config.values;
     if (values.use_rewind) {
@@ -247,15 +252,15 @@ export class HaExecutor {
     await this.copyFrom(state, source, true);
   }
 
-  /** Connect to `source`'s PostgreSQL as the rewind role (what pg_rewind and a clone need), or throw saying so. */
-  private async checkSourceAnswers(state: ClusterState, source: string, what: string): Promise<void> {
+  /** Connect to `source`'s PostgreSQL as the rewind role (what pg_rewind and a clone need), or throw saying so. Answers whether it is in recovery. */
+  private async checkSourceAnswers(state: ClusterState, source: string, what: string): Promise<boolean> {
     const credentials = requireCredentials(state);
     const member = state.members[source];
     if (!member) throw new Error(`${what} source ${source} is not a member`);
-    await withConnection(
+    return withConnection(
       { host: member.registration.postgresHost, port: member.registration.postgresPort, user: REWIND_ROLE, password: credentials.rewindPassword, database: 'postgres', connectTimeoutMs: 2_000, statementTimeoutMs: 2_000 },
       `reach the ${what} source ${source}`,
-      (client) => client.query('SELECT 1'),
+      async (client) => (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r,
     );
   }
 

@@ -208,6 +208,8 @@ export class HaLoop {
         const code = (error as { code?: string }).code;
         // No Raft leader for a moment (an election, a partition): the next loop retries.
         if (code === 'PGHERD_RAFT_NOT_LEADER' || code === 'PGHERD_RAFT_TIMEOUT' || code === 'PGHERD_RAFT_PROPOSAL_DROPPED') this.o.log.warn({ code, detail: (error as Error).message }, 'ha.raft_unavailable');
+        // The new primary holds the leader key but has not promoted yet: rejoining waits for it.
+        else if (code === 'PGHERD_PG_REWIND_SOURCE_NOT_PRIMARY') this.o.log.info({ detail: (error as Error).message }, 'ha.rejoin_waiting_for_promotion');
         else this.o.log.error({ err: error }, 'ha.loop_failed');
         this.statusValue = { ...this.statusValue, lastAction: 'error', lastReason: (error as Error).message };
       }

@@ -86,6 +86,18 @@ export class PgPromoteFailedError extends PgherdError {
   }
 }
 
+/**
+ * pg_rewind's source is still in recovery: a member that holds the leader
+ * key but has not promoted its PostgreSQL yet. pg_rewind would compare two
+ * control files on the same timeline and answer "no rewind required" for a
+ * target that has diverged; nothing was touched, try again once it is a primary.
+ */
+export class PgRewindSourceNotPrimaryError extends PgherdError {
+  constructor(source: string) {
+    super('PGHERD_PG_REWIND_SOURCE_NOT_PRIMARY', `the rewind source ${source} is still in recovery (not promoted yet); the target was not touched`);
+  }
+}
+
 /** A target directory (for pg_basebackup or initdb) is not empty. */
 export class PgTargetNotEmptyError extends PgherdError {
   readonly path: string;

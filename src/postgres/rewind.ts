@@ -7,7 +7,7 @@ import type { PgOsUser } from './os-user.js';
 import { withTempPassfile } from './passfile-temp.js';
 import { withConnection } from './sql.js';
 import { readControlData } from './controldata.js';
-import { PgToolFailedError } from './errors.js';
+import { PgRewindSourceNotPrimaryError, PgToolFailedError } from './errors.js';
 import { runTool } from './tool.js';
 
 export const REWIND_TIMEOUT_MS_DEFAULT = 600_000;
@@ -41,7 +41,8 @@ export type RewindResult =
  * Rewind a diverged former primary onto the source's timeline. Runs a
  * CHECKPOINT on the source first (a just-promoted primary's control file
  * still names the old timeline until its first checkpoint, and pg_rewind
- * would answer "no rewind required"). The target must be stopped; pg_rewind
+ * would answer "no rewind required"), and refuses a source still in recovery
+ * (PgRewindSourceNotPrimaryError: chaos seed 2047). The target must be stopped; pg_rewind
  * (13+) runs single-user crash recovery itself when it was not shut down
  * cleanly. Afterwards copied node-specific settings and signal files are
  * removed; start it with role 'standby'. A pg_rewind failure is a result,
@@ -53,19 +54,33 @@ export async function rewind(options: RewindOptions): Promise<RewindResult> {
   const log = options.log ?? silentLogger;
   const { source } = options;
   const started = performance.now();
-  await withConnection(
+  const inRecovery = await withConnection(
     { host: source.host, port: source.port, user: source.user, password: source.password, database: 'postgres', connectTimeoutMs: 5000, statementTimeoutMs: CHECKPOINT_TIMEOUT_MS },
     'CHECKPOINT on the rewind source',
-    (client) => client.query('CHECKPOINT'),
+    async (client) => {
+      // A standby (a new primary whose promotion has not happened yet) is no source: both control
+      // files would name the old timeline and pg_rewind would leave a diverged target as it is.
+      const recovery = (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r;
+      if (!recovery) await client.query('CHECKPOINT');
+      return recovery;
+    },
   );
+  if (inRecovery) throw new PgRewindSourceNotPrimaryError(`${source.host}:${source.port}`);
   if (options.serverArgs !== undefined) await recoverIfCrashed(options, options.serverArgs, log);
   const run = await withTempPassfile(options.osUser, source.user, source.password, (passfile) => {
     const conninfo = buildConninfo({ host: source.host, port: source.port, user: source.user, dbname: 'postgres', passfile, connect_timeout: 10 });
-    return runTool(options.binaries.path('pg_rewind'), [`--target-pgdata=${options.dataDir}`, `--source-server=${conninfo}`], {
+    // --no-sync, then one syncfs (below): pg_rewind's own sync fsyncs every file of the data
+    // directory one by one, which took 5-6 s of a 14 s recovery bound under chaos load.
+    return runTool(options.binaries.path('pg_rewind'), ['--no-sync', `--target-pgdata=${options.dataDir}`, `--source-server=${conninfo}`], {
       user: options.osUser,
       timeoutMs: options.timeoutMs ?? REWIND_TIMEOUT_MS_DEFAULT,
     });
   });
+  if (run.exitCode === 0) {
+    // Durable before anything starts from it: syncfs(2) of the data directory's file system.
+    const synced = await runTool('sync', ['--file-system', options.dataDir], { user: options.osUser, timeoutMs: options.timeoutMs ?? REWIND_TIMEOUT_MS_DEFAULT });
+    if (synced.exitCode !== 0) throw new PgToolFailedError('sync --file-system', synced.exitCode, synced.stderrTail, `after pg_rewind of ${options.dataDir}`);
+  }
   const durationMs = Math.round(performance.now() - started);
   if (run.exitCode !== 0) {
     log.error({ dataDir: options.dataDir, exitCode: run.exitCode, stderrTail: run.stderrTail.slice(-2000), durationMs }, 'postgres.rewind_failed');
