@@ -7,7 +7,7 @@
  * everything cleanly and removes the data (--keep keeps it).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findPgBinaries } from '../../src/postgres/binaries.js';
@@ -38,7 +38,10 @@ async function ensurePostgres(): Promise<void> {
 
 await ensurePostgres();
 const baseDir = await mkdtemp(join(tmpdir(), 'pgherd-demo-'));
-const cluster = await AgentCluster.create({ baseDir });
+// WAL goes to a local directory store all three nodes share, as it would to one S3 bucket.
+const storeDir = join(baseDir, 'store');
+await mkdir(storeDir, { recursive: true });
+const cluster = await AgentCluster.create({ baseDir, perNode: () => ({ backup: { store: { kind: 'local', path: storeDir } } }) });
 const startedAt = performance.now();
 await cluster.startAll();
 
@@ -81,7 +84,7 @@ function render(statuses: NodeStatus[]): string {
     '  npm run pgherdctl -- list   |   switchover [--candidate n2]   |   failover --candidate n2   |   pause   |   resume',
     '',
     'Keys: k = kill -9 the primary (agent + PostgreSQL)   f = freeze the primary (SIGSTOP)   r = restart/unfreeze the others   q = quit',
-    `Logs: ${baseDir}/n*.log`,
+    `Logs: ${baseDir}/n*.log   WAL archive: ${storeDir}`,
     '',
     'Events:',
     ...events.map((e) => `  ${e}`),

@@ -1,7 +1,7 @@
 import { DEFAULT_TAGS } from '../cluster/state.js';
 import { decodeMemberAction } from './member-action-view.js';
-import type { ClusterStatus, HaView, MemberChangeResult, MemberView, PauseView, PendingSwitchoverView, SwitchoverResult } from './types.js';
-import type { WireClusterStatusResponse, WireHaStatus, WireMember, WireMemberChangeResponse, WirePauseState, WirePendingSwitchover, WireSwitchoverResponse } from './wire.js';
+import type { ArchiveView, BootstrapPlanView, ClusterStatus, HaView, MemberChangeResult, MemberView, PauseView, PendingSwitchoverView, SwitchoverResult } from './types.js';
+import type { WireArchiveReport, WireBootstrapPlan, WireClusterStatusResponse, WireHaStatus, WireMember, WireMemberChangeResponse, WirePauseState, WirePendingSwitchover, WireSwitchoverResponse } from './wire.js';
 
 /**
  * Answers of the admin service → the client's view (types.ts), pure. The
@@ -87,11 +87,28 @@ function decodeMember(w: WireMember): MemberView {
             flushLsn: text(s.flush_lsn),
             lagBytes: s.lag_bytes ?? null,
             reportedAt: s.reported_at,
+            archive: s.archive ? decodeArchive(s.archive) : null,
           },
     primary: w.primary,
     sync: w.sync,
     raftRole: w.raft_role,
     action: w.action ? decodeMemberAction(w.action) : null,
+    bootstrap: w.bootstrap ? decodeBootstrap(w.bootstrap) : null,
+  };
+}
+
+function decodeArchive(w: WireArchiveReport): ArchiveView {
+  return { readyFiles: w.ready_files, lastArchived: text(w.last_archived), lastArchivedAt: text(w.last_archived_at), failure: text(w.failure) };
+}
+
+function decodeBootstrap(w: WireBootstrapPlan): BootstrapPlanView {
+  return {
+    method: w.method,
+    source: w.source,
+    reason: w.reason,
+    walBytesSinceBackup: w.wal_bytes_since_backup ?? null,
+    backupBytes: w.backup_bytes ?? null,
+    decidedAt: text(w.decided_at),
   };
 }
 

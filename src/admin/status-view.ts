@@ -1,10 +1,10 @@
 import type { ConfState } from '../raft/core/types.js';
-import type { ClusterState, Member, PauseState, Switchover } from '../cluster/state.js';
+import type { ArchiveReport, BootstrapPlan, ClusterState, Member, PauseState, Switchover } from '../cluster/state.js';
 import type { HaStatus } from '../ha/loop.js';
 import type { AdminRaftView } from './backend.js';
 import { memberActionView } from './member-action-view.js';
 import { formatTime } from './time.js';
-import type { WireClusterStatusResponse, WireHaStatus, WireMember, WirePauseState, WirePendingSwitchover } from './wire.js';
+import type { WireArchiveReport, WireBootstrapPlan, WireClusterStatusResponse, WireHaStatus, WireMember, WirePauseState, WirePendingSwitchover } from './wire.js';
 
 /**
  * The ClusterStatus answer, pure: the cluster state (never its credentials)
@@ -84,11 +84,33 @@ function memberView(name: string, member: Member, state: ClusterState, raft: Adm
             flush_lsn: status.flushLsn ?? '',
             ...(status.lagBytes === null ? {} : { lag_bytes: status.lagBytes }),
             reported_at: formatTime(status.reportedAtMs),
+            archive: status.archive === null ? null : archiveView(status.archive),
           },
     primary: state.leader?.member === name,
     sync: state.sync.members.includes(name),
     raft_role: raftRole(name, raft),
     action: Object.hasOwn(state.actions, name) ? memberActionView(name, state.actions[name]!) : null,
+    bootstrap: Object.hasOwn(state.bootstrap, name) ? bootstrapView(state.bootstrap[name]!) : null,
+  };
+}
+
+function archiveView(archive: ArchiveReport): WireArchiveReport {
+  return {
+    ready_files: archive.readyFiles,
+    last_archived: archive.lastArchived ?? '',
+    last_archived_at: formatTime(archive.lastArchivedAtMs),
+    failure: archive.failure ?? '',
+  };
+}
+
+function bootstrapView(plan: BootstrapPlan): WireBootstrapPlan {
+  return {
+    method: plan.method,
+    source: plan.source,
+    reason: plan.reason,
+    ...(plan.walBytesSinceBackup === null ? {} : { wal_bytes_since_backup: plan.walBytesSinceBackup }),
+    ...(plan.backupBytes === null ? {} : { backup_bytes: plan.backupBytes }),
+    decided_at: formatTime(plan.decidedAtMs),
   };
 }
 

@@ -83,6 +83,28 @@ export interface MemberView {
   readonly raftRole: string;
   /** Its latest restart, reload or reinit; null: none. */
   readonly action: MemberActionView | null;
+  /** How the primary decided it gets its data; null: no decision recorded. */
+  readonly bootstrap: BootstrapPlanView | null;
+}
+
+export interface BootstrapPlanView {
+  /** 's3' (a base backup from the store) or 'basebackup' (pg_basebackup from a member). */
+  readonly method: string;
+  /** The backup id or the member copied from. */
+  readonly source: string;
+  readonly reason: string;
+  readonly walBytesSinceBackup: number | null;
+  readonly backupBytes: number | null;
+  readonly decidedAt: string | null;
+}
+
+export interface ArchiveView {
+  /** WAL files ready and not yet archived. */
+  readonly readyFiles: number;
+  readonly lastArchived: string | null;
+  readonly lastArchivedAt: string | null;
+  /** Why archiving fails now; null when it does not. */
+  readonly failure: string | null;
 }
 
 export interface MemberReportView {
@@ -94,6 +116,8 @@ export interface MemberReportView {
   readonly flushLsn: string | null;
   readonly lagBytes: number | null;
   readonly reportedAt: string;
+  /** null: no backup store is configured on this member; a replica reports its store's health. */
+  readonly archive: ArchiveView | null;
 }
 
 export interface HaView {

@@ -67,6 +67,24 @@ export interface WireMemberReport {
   flush_lsn: string;
   lag_bytes?: number;
   reported_at: string;
+  /** Unset (null) when the member does not archive. */
+  archive?: WireArchiveReport | null;
+}
+
+export interface WireArchiveReport {
+  ready_files: number;
+  last_archived: string;
+  last_archived_at: string;
+  failure: string;
+}
+
+export interface WireBootstrapPlan {
+  method: string;
+  source: string;
+  reason: string;
+  wal_bytes_since_backup?: number;
+  backup_bytes?: number;
+  decided_at: string;
 }
 
 export interface WireMember {
@@ -78,6 +96,8 @@ export interface WireMember {
   raft_role: string;
   /** Unset (null) when the member never had one. */
   action?: WireMemberAction | null;
+  /** Unset (null) when no decision is recorded. */
+  bootstrap?: WireBootstrapPlan | null;
 }
 
 export interface WireHaStatus {

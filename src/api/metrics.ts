@@ -2,6 +2,8 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { MEMBER_ROLES, SWITCH_KINDS, type ClusterState } from '../cluster/state.js';
 import type { HaStatus } from '../ha/loop.js';
 import type { RaftRole } from '../raft/core/types.js';
+import type { WalArchiverStats } from '../backup/wal-archiver.js';
+import type { WalRestorerStats } from '../backup/wal-restorer.js';
 
 /**
  * `/metrics`: this agent's view in Prometheus text format (prom-client).
@@ -30,6 +32,16 @@ export interface MetricsSources {
   readonly raft: () => RaftView;
   /** This node is the writable primary (holds the leader key with lease left): what /primary answers 200 for. */
   readonly isWritablePrimary: () => boolean;
+  /** WAL archiving and the backup store; absent when no store is configured (then no such metric). */
+  readonly backup?: BackupMetricsSource;
+}
+
+export interface BackupMetricsSource {
+  archiverStats(): WalArchiverStats;
+  restorerStats(): WalRestorerStats;
+  readyFiles(): Promise<number>;
+  /** undefined: not checked yet; null: the store works; else what is wrong. */
+  storeProblem(): string | null | undefined;
 }
 
 /**
@@ -48,6 +60,7 @@ export class AgentMetrics {
     nodeGauges(registers, sources);
     raftGauges(registers, sources.raft);
     clusterMetrics(registers, sources.state);
+    if (sources.backup) backupMetrics(registers, sources.backup);
     this.haLoop = new Histogram({ name: 'pgherd_ha_loop_duration_seconds', help: "How long each run of this member's HA loop took", buckets: HA_LOOP_BUCKETS_S, registers });
   }
 
@@ -177,6 +190,46 @@ function raftGauges(registers: Registry[], raft: () => RaftView): void {
 }
 
 /** A gauge without labels whose value may be unknown (null): then it has no sample. */
+/** WAL archiving (the primary's archive_command through the agent), restores and the store's health. */
+function backupMetrics(registers: Registry[], backup: BackupMetricsSource): void {
+  new Gauge({
+    name: 'pgherd_wal_archive_ready_files',
+    help: 'WAL files PostgreSQL marked ready and the store does not hold yet: the archive lag in files',
+    registers,
+    async collect() {
+      this.set(await backup.readyFiles());
+    },
+  });
+  const counters: [string, string, (a: WalArchiverStats, r: WalRestorerStats) => number][] = [
+    ['pgherd_wal_archived_files_total', 'WAL files this agent stored (archive_command and read-ahead)', (a) => a.archivedFiles],
+    ['pgherd_wal_archived_bytes_total', 'Uncompressed bytes of the WAL files this agent stored', (a) => a.archivedBytes],
+    ['pgherd_wal_archive_stored_bytes_total', 'Bytes written to the store for WAL (after compression)', (a) => a.storedBytes],
+    ['pgherd_wal_archive_failures_total', 'archive_command calls that failed (conflicts included)', (a) => a.failures],
+    ['pgherd_wal_archive_conflicts_total', 'WAL files whose name the store already holds with other content (never overwritten)', (a) => a.conflicts],
+    ['pgherd_wal_restored_files_total', 'WAL files restore_command got from the store', (_, r) => r.restoredFiles],
+    ['pgherd_wal_restore_failures_total', 'restore_command calls that failed (a file the store does not hold is not a failure)', (_, r) => r.failures],
+  ];
+  for (const [name, help, value] of counters) {
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(value(backup.archiverStats(), backup.restorerStats()));
+      },
+    });
+  }
+  optionalGauge(registers, 'pgherd_wal_last_archived_timestamp_seconds', 'When this agent last stored a WAL file; no sample before the first', () => {
+    const at = backup.archiverStats().lastArchivedAtMs;
+    return at === null ? null : at / 1000;
+  });
+  optionalGauge(registers, 'pgherd_backup_store_up', '1 when the last check of the backup store passed, 0 when it failed; no sample before the first check', () => {
+    const problem = backup.storeProblem();
+    return problem === undefined ? null : problem === null ? 1 : 0;
+  });
+}
+
 function optionalGauge(registers: Registry[], name: string, help: string, value: () => number | null): void {
   new Gauge({
     name,

@@ -60,6 +60,7 @@ export function applyUpdateMemberStatus(state: ClusterState, command: CommandOf<
     replayLsn: command.replayLsn,
     flushLsn: command.flushLsn,
     lagBytes: command.lagBytes,
+    archive: command.archive,
     reportedAtMs: command.atMs,
   };
   return accepted({ ...state, members: withEntry(state.members, command.member, { ...existing, status }) });

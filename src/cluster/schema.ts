@@ -72,6 +72,17 @@ export const statusFields = {
   replayLsn: lsnSchema.nullable(),
   flushLsn: lsnSchema.nullable(),
   lagBytes: bytesSchema.nullable(),
+  /** Absent in commands of agents before archiving existed. */
+  archive: z
+    .object({
+      readyFiles: z.number().int().min(0).max(1_000_000_000),
+      lastArchived: z.string().regex(/^[0-9A-F]{8}([0-9A-F]{16}(\.partial|\.[0-9A-F]{8}\.backup)?|\.history)$/, 'must be a WAL file name').nullable(),
+      lastArchivedAtMs: timeMsSchema.nullable(),
+      failure: textSchema.nullable(),
+    })
+    .strict()
+    .nullable()
+    .default(null),
 };
 
 export const bootstrapPlanFields = {

@@ -81,6 +81,16 @@ export interface MemberRegistration {
 export const MEMBER_ROLES = ['primary', 'replica', 'starting', 'stopped', 'crashed', 'unknown'] as const;
 export type MemberRole = (typeof MEMBER_ROLES)[number];
 
+/** What a member's WAL archiving reports (src/backup/wal-archiver.ts). */
+export interface ArchiveReport {
+  /** WAL files PostgreSQL has marked ready and the store does not hold yet: the archive lag, in files. */
+  readonly readyFiles: number;
+  readonly lastArchived: string | null;
+  readonly lastArchivedAtMs: number | null;
+  /** Why the last attempt failed, while archiving fails; null once a file was archived again. */
+  readonly failure: string | null;
+}
+
 export interface MemberStatus {
   readonly role: MemberRole;
   /** Free text for operators (e.g. 'streaming', 'running pg_rewind'); never branched on. */
@@ -90,6 +100,8 @@ export interface MemberStatus {
   readonly replayLsn: Lsn | null;
   readonly flushLsn: Lsn | null;
   readonly lagBytes: number | null;
+  /** null: no backup store is configured on this member. Replicas report their store's health (readyFiles 0). */
+  readonly archive: ArchiveReport | null;
   readonly reportedAtMs: number;
 }
 

@@ -54,6 +54,7 @@ export const AGENT_OWNED_PARAMETERS: ReadonlySet<string> = new Set([
   'primary_slot_name',
   'hot_standby',
   'synchronous_standby_names',
+  'archive_mode',
   'archive_command',
   'restore_command',
   'data_directory',

@@ -81,6 +81,10 @@ const listenAddresses = z
     'expected "*" or a comma-separated list of addresses (e.g. 0.0.0.0 or 10.0.0.1,127.0.0.1)',
   );
 
+/** S3 bucket names (the rules for new buckets, without the dotted-IP corner case). */
+const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const S3_PREFIX = /^$|^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+
 const parameterValue = z.union([z.string(), z.number(), z.boolean()]);
 
 export const configSchema = z
@@ -203,6 +207,52 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * WAL archiving and base backups (DESIGN §7). Nothing is archived unless a store is configured;
+     * with one, every node runs PostgreSQL with archive_mode=on and the agent serves archive_command
+     * and restore_command.
+     */
+    backup: z
+      .object({
+        store: z
+          .object({
+            /** none: no archiving (the other keys may stay, unused); local: a directory (demos, tests, a mounted file system); s3: an S3 bucket. */
+            kind: z.enum(['none', 'local', 's3']).default('none'),
+            /** local: the directory (it must exist; the agent never creates it, so a typo shows). */
+            path: absolutePath().optional(),
+            /** s3: the bucket. Credentials come from the default AWS provider chain (environment, profile, instance role). */
+            bucket: z.string().regex(S3_BUCKET, 'expected an S3 bucket name: 3-63 lowercase letters, digits, "." and "-"').optional(),
+            /** s3: key prefix inside the bucket; objects go to <prefix>/<cluster_name>/... */
+            prefix: z.string().regex(S3_PREFIX, 'expected "/"-separated segments of letters, digits, ".", "_" and "-", without leading or trailing "/"').default(''),
+            /** s3: the region; absent: the provider chain (AWS_REGION, profile), else us-east-1. */
+            region: z.string().regex(/^[a-z0-9-]{2,32}$/, 'expected an AWS region such as eu-west-1').optional(),
+            /** s3: an S3-compatible endpoint URL (MinIO, s3rver); absent: AWS. */
+            endpoint: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as https://s3.example.com:9000' }).optional(),
+            /** s3: path-style requests (most S3-compatible servers need it). */
+            force_path_style: z.boolean().default(false),
+            /** s3: server-side encryption of every object. */
+            sse: z.enum(['AES256', 'aws:kms', 'none']).default('AES256'),
+            /** s3: the KMS key for sse aws:kms; absent: the bucket's default key. */
+            sse_kms_key_id: z.string().min(1).max(2048).optional(),
+          })
+          .strict()
+          .prefault({}),
+        archive: z
+          .object({
+            /** How WAL files are stored: gzip (level gzip_level) or as they are. */
+            compression: z.enum(['gzip', 'none']).default('gzip'),
+            /** 1 is fastest; archiving must keep up with the primary's WAL rate. */
+            gzip_level: z.number().int().min(1).max(9).default(1),
+            /** WAL files uploaded at the same time; the agent reads ahead the ones PostgreSQL has marked ready. */
+            parallel: z.number().int().min(1).max(32).default(4),
+            /** WAL segments a recovering node fetches ahead of the one PostgreSQL asks for. */
+            restore_prefetch: z.number().int().min(0).max(64).default(4),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -262,6 +312,7 @@ export function resolveDerivedDefaults(input: ConfigInput): Config {
       `is required when postgresql.listen (${listen}) is a wildcard or a list: set the host:port (e.g. 10.0.0.1:5432) replicas and clients use to reach this PostgreSQL`,
     );
   }
+  checkStore(input.backup.store);
   return {
     ...input,
     raft: inSchemaOrder(configSchema.shape.raft, { ...input.raft, advertise: input.raft.advertise ?? input.raft.bind }),
@@ -272,6 +323,23 @@ export function resolveDerivedDefaults(input: ConfigInput): Config {
       connect_address: input.postgresql.connect_address ?? `${formatHost(singleListenHost!)}:${input.postgresql.port}`,
     }),
   };
+}
+
+const S3_ONLY_KEYS = ['bucket', 'region', 'endpoint', 'sse_kms_key_id'] as const;
+
+/** With kind local or s3, keys of the other kind are an error, not ignored: a half-edited store section must show. */
+function checkStore(store: ConfigInput['backup']['store']): void {
+  if (store.kind === 'none') return; // the other keys may stay, unused: kind none switches archiving off without losing them
+  const set = (key: (typeof S3_ONLY_KEYS)[number] | 'path'): boolean => store[key] !== undefined;
+  const s3Keys = S3_ONLY_KEYS.filter(set);
+  if (store.kind !== 's3' && s3Keys.length > 0) {
+    throw new ConfigError(`backup.store.${s3Keys[0]}`, `is for backup.store.kind s3, but kind is ${store.kind}`);
+  }
+  if (store.kind !== 's3' && store.prefix !== '') throw new ConfigError('backup.store.prefix', `is for backup.store.kind s3, but kind is ${store.kind}`);
+  if (store.kind !== 'local' && set('path')) throw new ConfigError('backup.store.path', `is for backup.store.kind local, but kind is ${store.kind}`);
+  if (store.kind === 'local' && !set('path')) throw new ConfigError('backup.store.path', 'is required when backup.store.kind is local: the directory WAL and base backups go to');
+  if (store.kind === 's3' && !set('bucket')) throw new ConfigError('backup.store.bucket', 'is required when backup.store.kind is s3');
+  if (store.sse_kms_key_id !== undefined && store.sse !== 'aws:kms') throw new ConfigError('backup.store.sse_kms_key_id', `is only used with backup.store.sse aws:kms, but sse is ${store.sse}`);
 }
 
 /** The same object with its keys in the schema's order (derived keys are added last otherwise), so the effective config reads like the example. */

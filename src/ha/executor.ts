@@ -54,6 +54,8 @@ export interface ExecutorContext {
   readonly now: () => number;
   /** Wall clock for commands (atMs): only recorded, never compared across nodes. */
   readonly wallNow: () => number;
+  /** The agent-served archive_command and restore_command, when a backup store is configured. */
+  readonly walArchive?: ServerSettings['walArchive'];
 }
 
 const CREDENTIALS_FILE = 'initialize-credentials.json';
@@ -126,6 +128,7 @@ export class HaExecutor {
       sharedBuffersFraction: pg.shared_buffers_fraction,
       parameters,
       ...(standby ? { standby } : {}),
+      ...(this.ctx.walArchive ? { walArchive: this.ctx.walArchive } : {}),
     };
   }
 

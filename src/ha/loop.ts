@@ -1,5 +1,5 @@
 import type { ApplyResult } from '../cluster/results.js';
-import type { ClusterState, MemberRegistration, MemberRole } from '../cluster/state.js';
+import type { ArchiveReport, ClusterState, MemberRegistration, MemberRole } from '../cluster/state.js';
 import type { ClusterStore } from '../cluster/store.js';
 import { canonicalLsn } from '../cluster/lsn.js';
 import type { Config } from '../config/schema.js';
@@ -55,6 +55,8 @@ export interface HaLoopOptions {
   readonly failoverCheckMs?: number;
   /** Told how long each run of the local loop took, on the monotonic clock (the /metrics histogram). */
   readonly onLoopRun?: (durationMs: number) => void;
+  /** This node's WAL archiving and store health, reported with its status; absent: no store configured. */
+  readonly archiveReport?: () => Promise<ArchiveReport>;
 }
 
 /** What the node did last, for the HTTP endpoints and the demo. */
@@ -557,7 +559,11 @@ export class HaLoop {
       lsn: flush,
       leaseRemainingMs: state.leader?.member === this.o.self ? Math.max(0, Math.round(this.leaseRemaining(state))) : null,
     };
-    const key = JSON.stringify([role, stateText, obs?.timeline ?? null, receive, replay, flush, lagBytes]);
+    // Only the primary archives (archive_mode on), but every member reports whether its store works.
+    // The last archived name changes with every file: it is not part of the change key, so it is
+    // refreshed with the periodic report.
+    const archive = (await this.o.archiveReport?.()) ?? null;
+    const key = JSON.stringify([role, stateText, obs?.timeline ?? null, receive, replay, flush, lagBytes, archive?.readyFiles ?? null, archive?.failure ?? null]);
     const now = this.o.now();
     if (this.lastReport !== null && this.lastReport.key === key && now - this.lastReport.atMs < STATUS_REPORT_EVERY_MS) return;
     try {
@@ -572,6 +578,7 @@ export class HaLoop {
         replayLsn: replay,
         flushLsn: flush,
         lagBytes,
+        archive,
       });
       if (result.ok) this.lastReport = { key, atMs: now };
     } catch (error) {

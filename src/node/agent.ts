@@ -28,6 +28,7 @@ import { GrpcTransport } from '../raft/transport/grpc-transport.js';
 import { decodePositionResponse, encodePositionAnswer, unreachablePosition } from '../raft/transport/position.js';
 import type { CandidatePosition } from '../ha/candidates.js';
 import { logConfigChanges } from './config-log.js';
+import { startBackup } from './backup.js';
 import { isConfigured, recordJoin, startMembership } from './membership.js';
 
 /**
@@ -65,6 +66,8 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
   await mkdirForPg(osUser, config.data_dir);
   log.info({ binDir: binaries.binDir, pgVersion: binaries.majorVersion, osUser: osUser.name, dataDir: config.data_dir }, 'agent.starting');
 
+  // Before PostgreSQL starts: its archive_command and restore_command talk to this.
+  const backup = await startBackup(config, osUser, log);
   const tls = await resolveTls(config, log, config.tls.local_ca_dir === undefined ? {} : { caDir: config.tls.local_ca_dir });
   const raftLog = log.child({ component: 'raft' });
   const machine = new ClusterStateMachine();
@@ -143,6 +146,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     memoryBytes: totalmem(),
     now,
     wallNow: () => Date.now(),
+    ...(backup ? { walArchive: backup.walArchive } : {}),
   });
   const runDir = join(config.data_dir, 'fence');
   const fenceLog = log.child({ component: 'fence' });
@@ -155,7 +159,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
   };
   // Read when served (after the loop started): the loop's status, the applied state, Raft (its leader as of the last Ready, as /cluster always said).
   const httpSources = { self: config.name, status: () => loop!.status, state: () => machine.state, sinceLastLoopMs: () => loop!.sinceLastLoopMs(), raft: () => ({ ...raftView(), leaderId: driver.leaderId() }) };
-  const metrics = new AgentMetrics({ ...httpSources, isWritablePrimary: () => isWritablePrimary(httpSources) });
+  const metrics = new AgentMetrics({ ...httpSources, isWritablePrimary: () => isWritablePrimary(httpSources), ...(backup ? { backup } : {}) });
   // The Raft leader may itself be a candidate: it answers for itself locally, the others over gRPC.
   const queryPositions = (members: readonly string[], timeoutMs: number): Promise<CandidatePosition[]> =>
     Promise.all(members.map((member) => (member === config.name ? ownPosition(loop!, member, timeoutMs, haLog) : transport!.queryPosition(member, timeoutMs))));
@@ -180,6 +184,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     now,
     wallNow: () => Date.now(),
     onLoopRun: (durationMs) => metrics.observeHaLoop(durationMs),
+    ...(backup ? { archiveReport: () => backup.archiveReport() } : {}),
   });
   const startedStore = store;
   const startedLoop = loop;
@@ -230,6 +235,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     await loop.stop();
     await driver.stop();
     await fence.close();
+    await backup?.close();
     throw error;
   }
   log.info({ raft: config.raft.advertise, http: http.address, postgres: config.postgresql.connect_address, initialVoters: [...voters.keys()], raftVoters: driver.status().confState.voters }, 'agent.started');
@@ -246,6 +252,8 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
         await loop!.shutdownPostgres().catch((error: unknown) => log.error({ err: error }, 'agent.postgres_stop_failed'));
         await fence.close();
       }
+      // After PostgreSQL stopped: its shutdown archives the last WAL through the agent.
+      await backup?.close().catch((error: unknown) => log.error({ err: error }, 'agent.backup_close_failed'));
       unsubscribe();
       unsubscribeConfig();
       await callbacks.close(2_000);

@@ -66,6 +66,12 @@ export interface ServerSettings {
   readonly walKeepBytes?: number;
   /** Present: start as a standby streaming from this primary. */
   readonly standby?: StandbyTarget;
+  /**
+   * Present when a backup store is configured: archive_mode=on and the
+   * agent-served archive_command and restore_command (src/backup/wal-commands.ts).
+   * On the command line like every agent-owned setting; a restart applies a change.
+   */
+  readonly walArchive?: { readonly archiveCommand: string; readonly restoreCommand: string };
   /** Cluster-wide parameters (dynamic config); they override the sizing defaults, never node settings. */
   readonly parameters?: Readonly<Record<string, string | number | boolean>>;
 }
@@ -144,6 +150,11 @@ export function buildServerArgs(settings: ServerSettings): string[] {
   params.set('unix_socket_directories', settings.socketDir);
   params.set('cluster_name', settings.clusterName);
   params.set('hot_standby', 'on');
+  if (settings.walArchive !== undefined) {
+    params.set('archive_mode', 'on');
+    params.set('archive_command', settings.walArchive.archiveCommand);
+    params.set('restore_command', settings.walArchive.restoreCommand);
+  }
   if (settings.standby !== undefined) {
     const s = settings.standby;
     assertSlotName(s.slotName);

@@ -1,4 +1,4 @@
-import type { CancelSwitchoverResult, ClusterStatus, MemberView, PauseView, PendingSwitchoverView, SwitchoverResult } from '../../admin/types.js';
+import type { ArchiveView, BootstrapPlanView, CancelSwitchoverResult, ClusterStatus, MemberView, PauseView, PendingSwitchoverView, SwitchoverResult } from '../../admin/types.js';
 import { DEFAULT_TAGS, type MemberTags } from '../../cluster/state.js';
 
 /** Human output of pgherdctl, pure: what --json prints as data, said for people. */
@@ -32,7 +32,41 @@ export function renderList(status: ClusterStatus): string {
     member.raftRole,
   ]);
   lines.push(table(headers, rows, new Set([4, 5])));
+  for (const member of status.members) {
+    const archive = member.status?.archive;
+    // The primary archives; a replica is shown only when its store fails.
+    if (archive && (member.primary || archive.failure !== null)) lines.push(`Archive: ${member.name} — ${archiveText(archive)}`);
+  }
+  for (const member of status.members) {
+    if (member.bootstrap) lines.push(`Data source: ${member.name} — ${bootstrapText(member.bootstrap)}`);
+  }
   return `${lines.join('\n')}\n`;
+}
+
+export function archiveText(archive: ArchiveView): string {
+  const waiting = `${archive.readyFiles} WAL file${archive.readyFiles === 1 ? '' : 's'} waiting`;
+  const last = archive.lastArchived === null ? 'nothing archived yet' : `last ${archive.lastArchived}${archive.lastArchivedAt === null ? '' : ` at ${archive.lastArchivedAt}`}`;
+  if (archive.failure !== null) return `FAILING: ${archive.failure}; ${waiting} (PostgreSQL keeps them until they are archived); ${last}`;
+  return `${waiting}; ${last}`;
+}
+
+export function bootstrapText(plan: BootstrapPlanView): string {
+  const how = plan.method === 's3' ? `S3 base backup ${plan.source}` : plan.method === 'basebackup' ? `pg_basebackup from ${plan.source}` : `${plan.method} from ${plan.source}`;
+  const numbers =
+    plan.walBytesSinceBackup === null || plan.backupBytes === null ? '' : ` (WAL since the backup ${formatBytes(plan.walBytesSinceBackup)}, backup ${formatBytes(plan.backupBytes)})`;
+  return `${how}: ${plan.reason}${numbers}`;
+}
+
+/** Bytes for people: B, KiB, MiB, GiB, TiB with one decimal above B. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 export function renderSwitchover(kind: 'switchover' | 'failover', result: SwitchoverResult): string {

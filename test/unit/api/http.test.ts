@@ -13,7 +13,7 @@ function state(): ClusterState {
     config: { version: 1, values: parseDynamicConfig({}) },
     members: {
       n1: { registration: registration('n1'), status: null },
-      n2: { registration: registration('n2'), status: { role: 'replica', state: 'streaming', timeline: 1, receiveLsn: '0/1', replayLsn: '0/1', flushLsn: '0/1', lagBytes: 2048, reportedAtMs: 1 } },
+      n2: { registration: registration('n2'), status: { role: 'replica', state: 'streaming', timeline: 1, receiveLsn: '0/1', replayLsn: '0/1', flushLsn: '0/1', lagBytes: 2048, archive: null, reportedAtMs: 1 } },
       n3: { registration: registration('n3', { ...DEFAULT_TAGS, noloadbalance: true }), status: null },
     },
     initialize: { member: 'n1', claimedAtMs: 1, systemIdentifier: '7300000000000000001', doneAtMs: 2, credentials: TEST_CREDENTIALS },

@@ -99,8 +99,33 @@ test('list: a table with the cluster header; --json: the ClusterStatus object', 
     'switchover', 'syncMembers', 'systemIdentifier',
   ]);
   t.like(status, { clusterName: 'pg-main', epoch: 1, leader: { member: 'n1', epoch: 1, timeline: 1 }, pause: { paused: true, by: 'bob' }, switchover: null });
-  t.deepEqual(Object.keys(status.members[1]).sort(), ['action', 'name', 'primary', 'raftRole', 'registration', 'status', 'sync']);
+  t.deepEqual(Object.keys(status.members[1]).sort(), ['action', 'bootstrap', 'name', 'primary', 'raftRole', 'registration', 'status', 'sync']);
   t.like(status.members[1], { name: 'n2', raftRole: 'leader', status: { role: 'replica', lagBytes: 5 * 1024 * 1024, timeline: 1 } });
+});
+
+test('list: the primary\'s WAL archiving (lag in files, last file, a failure) and each member\'s recorded data source with its numbers', async (t) => {
+  const { backend, flags } = await served(t);
+  const archive = { readyFiles: 3, lastArchived: '00000001000000000000000A', lastArchivedAtMs: T0_MS + 5, failure: 's3://pg/prod (http://127.0.0.1:9): NoSuchBucket: The specified bucket does not exist' };
+  backend.apply({ type: 'updateMemberStatus', atMs: T0_MS + 10, member: 'n1', role: 'primary', state: 'running', timeline: 1, receiveLsn: null, replayLsn: null, flushLsn: '0/B000000', lagBytes: 0, archive });
+  backend.apply({ type: 'recordBootstrapPlan', atMs: T0_MS + 11, member: 'n2', method: 'basebackup', source: 'n1', reason: 'WAL since the latest backup exceeds 30% of its size', walBytesSinceBackup: 3 * 1024 ** 3, backupBytes: 2 * 1024 ** 3, leaderEpoch: 1 });
+  backend.apply({ type: 'recordBootstrapPlan', atMs: T0_MS + 12, member: 'n3', method: 's3', source: '20261126T101500Z', reason: 'within both limits', walBytesSinceBackup: 512 * 1024 ** 2, backupBytes: 8 * 1024 ** 3, leaderEpoch: 1 });
+  const human = await ctl(t, ['list', ...flags]);
+  t.is(human.code, 0, human.stderr);
+  t.regex(human.stdout, /^Archive: n1 — FAILING: s3:\/\/pg\/prod \(http:\/\/127\.0\.0\.1:9\): NoSuchBucket: .*; 3 WAL files waiting \(PostgreSQL keeps them until they are archived\); last 00000001000000000000000A at 20/m);
+  t.regex(human.stdout, /^Data source: n2 — pg_basebackup from n1: WAL since the latest backup exceeds 30% of its size \(WAL since the backup 3\.0 GiB, backup 2\.0 GiB\)$/m);
+  t.regex(human.stdout, /^Data source: n3 — S3 base backup 20261126T101500Z: within both limits \(WAL since the backup 512\.0 MiB, backup 8\.0 GiB\)$/m);
+  const json = JSON.parse((await ctl(t, ['list', '--json', ...flags])).stdout);
+  t.deepEqual(json.members[0].status.archive, { readyFiles: 3, lastArchived: '00000001000000000000000A', lastArchivedAt: new Date(T0_MS + 5).toISOString(), failure: archive.failure });
+  t.like(json.members[2].bootstrap, { method: 's3', source: '20261126T101500Z', walBytesSinceBackup: 512 * 1024 ** 2, backupBytes: 8 * 1024 ** 3 });
+  t.is(json.members[1].status?.archive ?? null, null, 'n2 has no store configured');
+  backend.apply({ type: 'updateMemberStatus', atMs: T0_MS + 15, member: 'n2', role: 'replica', state: 'streaming', timeline: 1, receiveLsn: '0/B000000', replayLsn: '0/B000000', flushLsn: null, lagBytes: 0, archive: { readyFiles: 0, lastArchived: null, lastArchivedAtMs: null, failure: null } });
+  t.notRegex((await ctl(t, ['list', ...flags])).stdout, /^Archive: n2/m, 'a replica whose store works is not listed');
+  backend.apply({ type: 'updateMemberStatus', atMs: T0_MS + 16, member: 'n2', role: 'replica', state: 'streaming', timeline: 1, receiveLsn: '0/B000000', replayLsn: '0/B000000', flushLsn: null, lagBytes: 0, archive: { readyFiles: 0, lastArchived: null, lastArchivedAtMs: null, failure: 'AccessDenied' } });
+  t.regex((await ctl(t, ['list', ...flags])).stdout, /^Archive: n2 — FAILING: AccessDenied; 0 WAL files waiting .*; nothing archived yet$/m);
+
+  backend.apply({ type: 'updateMemberStatus', atMs: T0_MS + 20, member: 'n1', role: 'primary', state: 'running', timeline: 1, receiveLsn: null, replayLsn: null, flushLsn: '0/B000000', lagBytes: 0, archive: { ...archive, readyFiles: 1, failure: null } });
+  const healthyArchive = await ctl(t, ['list', ...flags]);
+  t.regex(healthyArchive.stdout, /^Archive: n1 — 1 WAL file waiting; last 00000001000000000000000A at /m);
 });
 
 test('list --watch --json: one object per refresh until Ctrl-C, then exit 0', async (t) => {

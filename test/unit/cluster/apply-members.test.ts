@@ -1,4 +1,5 @@
 import test from 'ava';
+import { parseCommand } from '../../../src/cluster/commands.js';
 import { initialClusterState, MEMBERS_MAX } from '../../../src/cluster/state.js';
 import { applyOk, expectOk, expectRefused, register, runningCluster, step, T0_MS, TEST_CREDENTIALS } from './helpers.js';
 
@@ -69,8 +70,21 @@ test('updateMemberStatus: stores the report with its time and canonical LSNs', (
   const state = registered();
   const status = { type: 'updateMemberStatus', atMs: T0_MS + 7, member: 'n2', role: 'replica', state: 'streaming', timeline: 3, receiveLsn: '1/000000ab', replayLsn: '1/AB', flushLsn: null, lagBytes: 512 } as const;
   const { state: next } = expectOk(t, state, status);
-  t.deepEqual(next.members.n2!.status, { role: 'replica', state: 'streaming', timeline: 3, receiveLsn: '1/AB', replayLsn: '1/AB', flushLsn: null, lagBytes: 512, reportedAtMs: T0_MS + 7 });
+  t.deepEqual(next.members.n2!.status, { role: 'replica', state: 'streaming', timeline: 3, receiveLsn: '1/AB', replayLsn: '1/AB', flushLsn: null, lagBytes: 512, archive: null, reportedAtMs: T0_MS + 7 });
   expectRefused(t, state, { ...status, member: 'n9' }, 'UNKNOWN_MEMBER');
+});
+
+test('updateMemberStatus: the archive report is kept as sent; absent (an agent without archiving) it is null; the file name is checked', (t) => {
+  const archive = { readyFiles: 2, lastArchived: '000000030000000100000002', lastArchivedAtMs: T0_MS + 3, failure: null };
+  const status = { type: 'updateMemberStatus', atMs: T0_MS + 7, member: 'n1', role: 'primary', state: 'running', timeline: 3, receiveLsn: null, replayLsn: null, flushLsn: '1/3000000', lagBytes: 0, archive } as const;
+  t.deepEqual(expectOk(t, runningCluster(), status).state.members.n1!.status?.archive, archive);
+  t.like(parseCommand({ ...status, archive: undefined }), { archive: null });
+  for (const name of ['00000003.history', '000000030000000100000002.partial', '000000030000000100000002.00000028.backup']) {
+    t.notThrows(() => parseCommand({ ...status, archive: { ...archive, lastArchived: name } }), name);
+  }
+  for (const name of ['00000003000000010000000', '../x', '0000000300000001000000020']) {
+    t.throws(() => parseCommand({ ...status, archive: { ...archive, lastArchived: name } }), { code: 'PGHERD_CLUSTER_DECODE_FAILED' }, name);
+  }
 });
 
 test('removeMember: forgets the member and its plan, keeps its slot record; refused for the leader and sync members', (t) => {

@@ -41,6 +41,10 @@ test('defaults: only the name, the advertised addresses and the cluster size are
     bootstrap: { dynamic: DYNAMIC_DEFAULTS },
     tls: { insecure: false },
     admin: { tokens: [] },
+    backup: {
+      store: { kind: 'none', prefix: '', force_path_style: false, sse: 'AES256' },
+      archive: { compression: 'gzip', gzip_level: 1, parallel: 4, restore_prefetch: 4 },
+    },
     log: { level: 'info', format: 'json' },
   });
   t.is(raftLogDir(config), '/var/lib/pgherd/raft');
@@ -115,4 +119,22 @@ test('bootstrap.dynamic is validated by the dynamic schema, its rules included',
   t.is(load(t, withMinimal({ bootstrap: { dynamic: { ttl_ms: 10_000, synchronous_mode: 'strict' } } })).bootstrap.dynamic.ttl_ms, 10_000);
   t.regex(loadError(t, withMinimal({ bootstrap: { dynamic: { ttl_ms: 2000 } } })), /^bootstrap\.dynamic\.ttl_ms: must be greater than loop_wait_ms \+ safety_margin_ms/);
   t.regex(loadError(t, withMinimal({ bootstrap: { dynamic: { postgresql_parameters: { port: 5 } } } })), /^bootstrap\.dynamic\.postgresql_parameters\.port: is set by the agent/);
+});
+
+test('backup.store: local needs an absolute path, s3 a bucket; keys of the other kind are errors; kind none keeps them unused', (t) => {
+  const store = (value: Record<string, unknown>) => withMinimal({ backup: { store: value } });
+  t.is(load(t, store({ kind: 'local', path: '/srv/store/' })).backup.store.path, '/srv/store');
+  const s3 = load(t, store({ kind: 's3', bucket: 'pg-backups', prefix: 'prod/eu', region: 'eu-west-1', endpoint: 'http://127.0.0.1:9000', sse: 'aws:kms', sse_kms_key_id: 'alias/pg' })).backup.store;
+  t.like(s3, { kind: 's3', bucket: 'pg-backups', prefix: 'prod/eu', endpoint: 'http://127.0.0.1:9000', sse_kms_key_id: 'alias/pg' });
+  t.is(load(t, store({ kind: 'none', path: '/srv/store', bucket: 'pg-backups' })).backup.store.kind, 'none');
+  t.regex(loadError(t, store({ kind: 'local' })), /^backup\.store\.path: is required when backup\.store\.kind is local/);
+  t.regex(loadError(t, store({ kind: 'local', path: 'relative/dir' })), /^backup\.store\.path: expected an absolute path/);
+  t.regex(loadError(t, store({ kind: 's3' })), /^backup\.store\.bucket: is required when backup\.store\.kind is s3/);
+  t.regex(loadError(t, store({ kind: 's3', bucket: 'pg-backups', path: '/srv/store' })), /^backup\.store\.path: is for backup\.store\.kind local, but kind is s3/);
+  t.regex(loadError(t, store({ kind: 'local', path: '/srv/store', bucket: 'pg-backups' })), /^backup\.store\.bucket: is for backup\.store\.kind s3, but kind is local/);
+  t.regex(loadError(t, store({ kind: 's3', bucket: 'Bad_Bucket' })), /^backup\.store\.bucket: expected an S3 bucket name/);
+  t.regex(loadError(t, store({ kind: 's3', bucket: 'pg-backups', prefix: '/lead' })), /^backup\.store\.prefix: expected "\/"-separated segments/);
+  t.regex(loadError(t, store({ kind: 's3', bucket: 'pg-backups', endpoint: 'ftp://x' })), /^backup\.store\.endpoint: expected an http\(s\) URL/);
+  t.regex(loadError(t, store({ kind: 's3', bucket: 'pg-backups', sse_kms_key_id: 'alias/pg' })), /^backup\.store\.sse_kms_key_id: is only used with backup\.store\.sse aws:kms/);
+  t.regex(loadError(t, store({ kind: 'gcs' })), /^backup\.store\.kind: /);
 });

@@ -20,7 +20,7 @@ function cluster(options: { tags?: Record<string, Partial<MemberTags>>; sync?: s
         },
         status:
           name === 'n1' && options.primaryLsn
-            ? { role: 'primary' as const, state: 'running', timeline: 1, receiveLsn: null, replayLsn: null, flushLsn: options.primaryLsn, lagBytes: 0, reportedAtMs: 1 }
+            ? { role: 'primary' as const, state: 'running', timeline: 1, receiveLsn: null, replayLsn: null, flushLsn: options.primaryLsn, lagBytes: 0, archive: null, reportedAtMs: 1 }
             : null,
       },
     ]),

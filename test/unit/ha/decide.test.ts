@@ -172,7 +172,7 @@ test('failover: an operator\'s target is promoted once the lease has lapsed, eve
 
 function withStatus(base: ClusterState, name: string, role: 'replica' | 'stopped', lagBytes: number | null): ClusterState {
   const member = base.members[name]!;
-  const status = { role, state: 'x', timeline: 1, receiveLsn: null, replayLsn: null, flushLsn: null, lagBytes, reportedAtMs: 1 };
+  const status = { role, state: 'x', timeline: 1, receiveLsn: null, replayLsn: null, flushLsn: null, lagBytes, archive: null, reportedAtMs: 1 };
   return { ...base, members: { ...base.members, [name]: { ...member, status } } };
 }
 

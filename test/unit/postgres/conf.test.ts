@@ -48,6 +48,19 @@ test('buildServerArgs: a standby gets primary_conninfo with a passfile (no passw
   t.false(/password=/.test(m.primary_conninfo!));
 });
 
+test('buildServerArgs: with a backup store, archive_mode on and the agent-served commands; without one, no archiving', (t) => {
+  const walArchive = { archiveCommand: "'/usr/bin/node' '/opt/wal-client.js' archive '/run/wal.sock' %f", restoreCommand: "'/usr/bin/node' '/opt/wal-client.js' restore '/run/wal.sock' %f %p" };
+  const m = asMap(buildServerArgs({ ...base, walArchive }));
+  t.is(m.archive_mode, 'on');
+  t.is(m.archive_command, walArchive.archiveCommand);
+  t.is(m.restore_command, walArchive.restoreCommand);
+  const plain = asMap(buildServerArgs(base));
+  t.false('archive_mode' in plain || 'archive_command' in plain || 'restore_command' in plain);
+  for (const name of ['archive_mode', 'archive_command', 'restore_command']) {
+    t.throws(() => buildServerArgs({ ...base, walArchive, parameters: { [name]: 'off' } }), { instanceOf: PgParameterRefusedError });
+  }
+});
+
 test('buildServerArgs: cluster parameters override defaults, never node settings; bad names refused', (t) => {
   const m = asMap(buildServerArgs({ ...base, parameters: { shared_buffers: '1GB', max_connections: 300, log_checkpoints: true, 'auto_explain.log_min_duration': '1s' } }));
   t.is(m.shared_buffers, '1GB');

@@ -1,0 +1,21 @@
+import { isAbsolute } from 'node:path';
+import { ConfigError } from '../lib/errors.js';
+
+/** Option checks shared by the WAL archiver and restorer: each throws ConfigError naming `owner.option`. */
+
+const CLUSTER_NAME = /^[A-Za-z0-9._-]+$/;
+
+/** One key segment of the store (see store.ts validateKey), so "<cluster>/wal/..." stays inside the cluster's prefix. */
+export function checkClusterName(owner: string, cluster: string): void {
+  if (!CLUSTER_NAME.test(cluster) || cluster === '.' || cluster === '..') {
+    throw new ConfigError(`${owner}.cluster`, `expected letters, digits, ".", "_" or "-" (one store key segment), got ${JSON.stringify(cluster)}`);
+  }
+}
+
+export function checkAbsolutePath(owner: string, option: string, path: string): void {
+  if (!isAbsolute(path)) throw new ConfigError(`${owner}.${option}`, `expected an absolute path, got ${JSON.stringify(path)}`);
+}
+
+export function checkIntegerRange(owner: string, option: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(`${owner}.${option}`, `expected an integer from ${min} to ${max}, got ${value}`);
+}
