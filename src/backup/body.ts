@@ -1,10 +1,13 @@
-import { PassThrough, pipeline, Transform, type Readable } from 'node:stream';
+import { createHash, type Hash } from 'node:crypto';
+import { PassThrough, pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { assert } from '../lib/assert.js';
 import { StoreError } from './store.js';
 
 /*
  * Stream plumbing shared by the object stores, so that both treat bodies
- * alike: the same length check on put(), the same error type on get().
+ * alike: the same length check on put(), the same error type on get(); and
+ * by the code that streams objects through them (WAL, base backups): the
+ * digest of what flowed.
  */
 
 /**
@@ -78,4 +81,28 @@ export function bodyFailed(description: string, key: string, bodyError: unknown,
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** A pass-through stage that hashes (SHA-256) and counts what flows through it. */
+export class DigestTap extends Transform {
+  private readonly hash: Hash = createHash('sha256');
+  private digestHex: string | undefined;
+  bytes = 0;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.digestHex = this.hash.digest('hex');
+    callback();
+  }
+
+  /** The SHA-256 (hex) of everything that passed; only after the stream ended. */
+  sha256(): string {
+    assert(this.digestHex !== undefined, 'DigestTap.sha256() before the stream ended');
+    return this.digestHex;
+  }
 }

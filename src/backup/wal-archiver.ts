@@ -6,10 +6,11 @@ import { assert } from '../lib/assert.js';
 import { ConfigError, PgherdError } from '../lib/errors.js';
 import { Limiter, type Slot } from '../lib/limiter.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
+import { DigestTap } from './body.js';
 import type { ObjectInfo, ObjectStore } from './store.js';
 import { WalArchiveError, WalConflictError, WalNameError } from './wal-errors.js';
 import { compareArchiveOrder, isWalFileName, walKey } from './wal-names.js';
-import { decodeBuffer, DigestTap, fromStoreMetadata, sha256Hex, sniffEncoding, toStoreMetadata, type WalObjectMeta } from './wal-object.js';
+import { decodeBuffer, fromStoreMetadata, sha256Hex, sniffEncoding, toStoreMetadata, type WalObjectMeta } from './wal-object.js';
 import { checkAbsolutePath, checkClusterName, checkIntegerRange } from './wal-options.js';
 
 /*

@@ -30,6 +30,7 @@ export const WAL_SEGMENT_BYTES_MAX = 1024 * 1024 * 1024;
 const XLOG_ID_BYTES = 0x1_0000_0000;
 const TIMELINE_MAX = 0xffff_ffff;
 
+const SEGMENT_NAME_LENGTH = 24;
 const SEGMENT = /^[0-9A-F]{24}$/;
 const PARTIAL = /^[0-9A-F]{24}\.partial$/;
 const BACKUP_HISTORY = /^[0-9A-F]{24}\.[0-9A-F]{8}\.backup$/;
@@ -59,10 +60,15 @@ export function isTimelineHistoryName(name: string): boolean {
   return TIMELINE_HISTORY.test(name);
 }
 
+/** Whether `segmentBytes` is a valid wal_segment_size: a power of two from 1 MiB to 1 GiB. */
+export function isValidSegmentBytes(segmentBytes: number): boolean {
+  const powerOfTwo = Number.isInteger(segmentBytes) && segmentBytes > 0 && (segmentBytes & (segmentBytes - 1)) === 0;
+  return powerOfTwo && segmentBytes >= WAL_SEGMENT_BYTES_MIN && segmentBytes <= WAL_SEGMENT_BYTES_MAX;
+}
+
 /** Throws RangeError unless `segmentBytes` is a valid wal_segment_size (a power of two from 1 MiB to 1 GiB). */
 export function checkSegmentBytes(segmentBytes: number): void {
-  const powerOfTwo = Number.isInteger(segmentBytes) && segmentBytes > 0 && (segmentBytes & (segmentBytes - 1)) === 0;
-  if (!powerOfTwo || segmentBytes < WAL_SEGMENT_BYTES_MIN || segmentBytes > WAL_SEGMENT_BYTES_MAX) {
+  if (!isValidSegmentBytes(segmentBytes)) {
     throw new RangeError(`WAL segment size ${segmentBytes}: expected a power of two from ${WAL_SEGMENT_BYTES_MIN} to ${WAL_SEGMENT_BYTES_MAX} bytes`);
   }
 }
@@ -114,9 +120,88 @@ export function nextSegmentName(name: string, segmentBytes: number): string {
 
 /** The name of the segment holding `lsn` on `timeline` (XLByteToSeg + XLogFileName). */
 export function segmentOfLsn(lsn: LsnValue, timeline: number, segmentBytes: number): string {
+  return formatSegmentName(timeline, segmentNumberOfLsn(lsn, segmentBytes), segmentBytes);
+}
+
+/**
+ * The name of the segment holding the last byte before `lsn` on `timeline`
+ * (XLByteToPrevSeg + XLogFileName): the last segment a stretch of WAL ending
+ * at `lsn` needs. An end exactly on a segment boundary needs nothing of the
+ * segment that starts there. `lsn` must be positive.
+ */
+export function segmentBeforeLsn(lsn: LsnValue, timeline: number, segmentBytes: number): string {
+  if (lsn <= 0n) throw new RangeError(`an end LSN must be positive, got ${lsn}`);
+  return segmentOfLsn(lsn - 1n, timeline, segmentBytes);
+}
+
+/**
+ * The segment a WAL file name is about: the segment itself, or the one a
+ * partial segment or a backup history file belongs to. undefined for a
+ * timeline history file and for anything that is not a WAL file name with
+ * this segment size (see parseSegmentName). Throws RangeError only for an
+ * invalid `segmentBytes`.
+ */
+export function segmentOfWalFile(name: string, segmentBytes: number): SegmentId | undefined {
   checkSegmentBytes(segmentBytes);
-  if (lsn < 0n || lsn >= 1n << 64n) throw new RangeError(`LSN out of range: ${lsn}`);
-  return formatSegmentName(timeline, Number(lsn / BigInt(segmentBytes)), segmentBytes);
+  const kind = walFileKind(name);
+  if (kind === undefined || kind === 'history') return undefined;
+  try {
+    return parseSegmentName(name.slice(0, SEGMENT_NAME_LENGTH), segmentBytes);
+  } catch (error) {
+    if (error instanceof RangeError) return undefined;
+    throw error;
+  }
+}
+
+/** A stretch of WAL on one timeline: [startLsn, endLsn) (a backup's "WAL-Ranges" entry). */
+export interface WalRange {
+  readonly timeline: number;
+  readonly startLsn: LsnValue;
+  readonly endLsn: LsnValue;
+}
+
+/** At most this many names from walFilesForRanges (with 16 MiB segments: 16 TiB of WAL). */
+export const WAL_FILES_FOR_RANGES_MAX = 1_000_000;
+
+/**
+ * Every WAL file that recovery from a backup with these WAL ranges needs, in
+ * replay order: the segments of each range (oldest timeline first, each
+ * range starting where the previous one ended), then the timeline history
+ * file of the newest timeline when it is not 1.
+ *
+ * Where a range hands over to the next timeline, the segment holding the
+ * switch point is read from the NEW timeline (recovery prefers the newest
+ * timeline whose history covers a segment), so an older range contributes
+ * only the segments strictly before that one. The last range runs through
+ * the segment holding its last byte (segmentBeforeLsn), or only its start
+ * segment when it is empty. Throws RangeError for no ranges, for ranges
+ * that are unordered or do not join, and beyond WAL_FILES_FOR_RANGES_MAX
+ * segments.
+ */
+export function walFilesForRanges(ranges: readonly WalRange[], segmentBytes: number): string[] {
+  if (ranges.length === 0) throw new RangeError('a backup has at least one WAL range');
+  const segments: Array<{ timeline: number; first: number; last: number }> = [];
+  for (const [i, range] of ranges.entries()) {
+    if (range.startLsn > range.endLsn) throw new RangeError(`WAL range of timeline ${range.timeline} ends before it starts`);
+    const next = ranges[i + 1];
+    const first = segmentNumberOfLsn(range.startLsn, segmentBytes);
+    if (next === undefined) {
+      const last = range.endLsn === range.startLsn ? first : segmentNumberOfLsn(range.endLsn - 1n, segmentBytes);
+      segments.push({ timeline: range.timeline, first, last });
+      continue;
+    }
+    if (next.timeline <= range.timeline || next.startLsn !== range.endLsn) throw new RangeError('WAL ranges must be ordered by timeline and join');
+    segments.push({ timeline: range.timeline, first, last: segmentNumberOfLsn(range.endLsn, segmentBytes) - 1 });
+  }
+  const count = segments.reduce((sum, s) => sum + Math.max(0, s.last - s.first + 1), 0);
+  if (count > WAL_FILES_FOR_RANGES_MAX) throw new RangeError(`WAL ranges span ${count} segments, more than ${WAL_FILES_FOR_RANGES_MAX}`);
+  const names: string[] = [];
+  for (const { timeline, first, last } of segments) {
+    for (let segment = first; segment <= last; segment++) names.push(formatSegmentName(timeline, segment, segmentBytes));
+  }
+  const newest = ranges.at(-1)!.timeline;
+  if (newest > 1) names.push(timelineHistoryName(newest));
+  return names;
 }
 
 /** TTTTTTTT.history */
@@ -158,6 +243,13 @@ export function walPrefix(cluster: string): string {
 export function walKey(cluster: string, name: string): string {
   if (!isWalFileName(name)) throw new RangeError(`not a WAL file name: ${JSON.stringify(name)}`);
   return `${walPrefix(cluster)}${name}`;
+}
+
+/** The number of the segment holding `lsn` (XLByteToSeg). */
+function segmentNumberOfLsn(lsn: LsnValue, segmentBytes: number): number {
+  checkSegmentBytes(segmentBytes);
+  if (lsn < 0n || lsn >= 1n << 64n) throw new RangeError(`LSN out of range: ${lsn}`);
+  return Number(lsn / BigInt(segmentBytes));
 }
 
 function checkTimeline(timeline: number): void {

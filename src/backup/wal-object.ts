@@ -1,9 +1,7 @@
-import { createHash, type Hash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
+import { createHash } from 'node:crypto';
+import type { Readable, Transform } from 'node:stream';
 import { promisify } from 'node:util';
 import { createGunzip, gunzip } from 'node:zlib';
-import type { Readable } from 'node:stream';
-import { assert } from '../lib/assert.js';
 import { WalCorruptError } from './wal-errors.js';
 
 /*
@@ -67,30 +65,6 @@ export function decodeStream(encoding: WalEncoding): Transform | undefined {
 
 export function sha256Hex(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** A pass-through stage that hashes (SHA-256) and counts what flows through it. */
-export class DigestTap extends Transform {
-  private readonly hash: Hash = createHash('sha256');
-  private digestHex: string | undefined;
-  bytes = 0;
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    callback(null, chunk);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    this.digestHex = this.hash.digest('hex');
-    callback();
-  }
-
-  /** The SHA-256 (hex) of everything that passed; only after the stream ended. */
-  sha256(): string {
-    assert(this.digestHex !== undefined, 'DigestTap.sha256() before the stream ended');
-    return this.digestHex;
-  }
 }
 
 /** Collect a stream's bytes. */

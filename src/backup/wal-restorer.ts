@@ -6,10 +6,11 @@ import type { Readable } from 'node:stream';
 import { PgherdError } from '../lib/errors.js';
 import { Limiter } from '../lib/limiter.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
+import { DigestTap } from './body.js';
 import { StoreError, type ObjectStore } from './store.js';
 import { WalCorruptError, WalNameError, WalRestoreError } from './wal-errors.js';
 import { checkSegmentBytes, formatSegmentName, parseSegmentName, walFileKind, walKey, WAL_SEGMENT_BYTES_DEFAULT } from './wal-names.js';
-import { collect, decodeBuffer, decodeStream, DigestTap, fromStoreMetadata, sha256Hex, sniffEncoding, type StoredWalMeta } from './wal-object.js';
+import { collect, decodeBuffer, decodeStream, fromStoreMetadata, sha256Hex, sniffEncoding, type StoredWalMeta } from './wal-object.js';
 import { checkAbsolutePath, checkClusterName, checkIntegerRange } from './wal-options.js';
 
 /*

@@ -11,7 +11,7 @@ const DEBIAN_LAYOUT_DIR = '/usr/lib/postgresql';
 const INSTALL_HINT = "install the 'postgresql' package (Debian/Ubuntu: apt-get install postgresql)";
 
 /** The PostgreSQL tools pgherd runs. */
-export type PgTool = 'postgres' | 'initdb' | 'pg_basebackup' | 'pg_rewind' | 'pg_controldata' | 'pg_isready';
+export type PgTool = 'postgres' | 'initdb' | 'pg_basebackup' | 'pg_rewind' | 'pg_controldata' | 'pg_isready' | 'pg_verifybackup';
 
 export interface PgBinaries {
   readonly binDir: string;

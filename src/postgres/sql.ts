@@ -14,8 +14,12 @@ export interface LocalConnection {
   readonly connectTimeoutMs?: number;
   /** Bounds each statement (server side and client side); default 5000. */
   readonly statementTimeoutMs?: number;
-  /** A replication connection that also runs SQL (replication=database): for IDENTIFY_SYSTEM. */
-  readonly replication?: boolean;
+  /**
+   * A replication connection: `true` (replication=database) also runs SQL;
+   * 'physical' (replication=true) runs only replication commands
+   * (IDENTIFY_SYSTEM, SHOW) and is what pg_hba.conf's `replication` lines admit.
+   */
+  readonly replication?: boolean | 'physical';
 }
 
 export const CONNECT_TIMEOUT_MS_DEFAULT = 2000;
@@ -41,6 +45,7 @@ export async function withConnection<T>(conn: LocalConnection, what: string, wor
     application_name: 'pgherd',
     // Not in @types/pg, but a documented connection parameter node-postgres sends in the startup packet.
     ...(conn.replication === true ? ({ replication: 'database' } as object) : {}),
+    ...(conn.replication === 'physical' ? ({ replication: 'true' } as object) : {}),
   });
   // An error event after connect (server shutdown) must not crash the agent; the pending query rejects anyway.
   client.on('error', () => {});

@@ -4,15 +4,20 @@ import { parseLsn } from '../../../src/lib/lsn.js';
 import {
   compareArchiveOrder,
   formatSegmentName,
+  isValidSegmentBytes,
   isWalFileName,
   nextSegmentName,
   parseSegmentName,
+  segmentBeforeLsn,
   segmentOfLsn,
+  segmentOfWalFile,
   segmentsPerXLogId,
   timelineHistoryName,
   timelineOf,
   walFileKind,
+  walFilesForRanges,
   walKey,
+  type WalRange,
 } from '../../../src/backup/wal-names.js';
 
 const MIB = 1024 * 1024;
@@ -118,4 +123,63 @@ test('walKey: one key per WAL file name, under the cluster; anything else throws
   t.is(walKey('prod', '000000010000000000000003'), 'prod/wal/000000010000000000000003');
   t.is(walKey('prod', '00000002.history'), 'prod/wal/00000002.history');
   t.throws(() => walKey('prod', '../x'), { instanceOf: RangeError });
+});
+
+test('segmentBeforeLsn: the segment holding the byte before an end LSN (XLByteToPrevSeg)', (t) => {
+  t.is(segmentBeforeLsn(parseLsn('0/3000000'), 1, 16 * MIB), '000000010000000000000002', 'an end exactly on a boundary needs nothing of the next segment');
+  t.is(segmentBeforeLsn(parseLsn('0/3000001'), 1, 16 * MIB), '000000010000000000000003');
+  t.is(segmentBeforeLsn(parseLsn('1/0'), 2, 16 * MIB), '0000000200000000000000FF');
+  t.throws(() => segmentBeforeLsn(0n, 1, 16 * MIB), { instanceOf: RangeError });
+});
+
+test('isValidSegmentBytes: powers of two from 1 MiB to 1 GiB', (t) => {
+  for (const good of [MIB, 16 * MIB, 1024 * MIB]) t.true(isValidSegmentBytes(good), String(good));
+  for (const bad of [0, 512 * 1024, 2048 * MIB, 3 * MIB, 16.5 * MIB]) t.false(isValidSegmentBytes(bad), String(bad));
+});
+
+test('segmentOfWalFile: the segment of a segment, partial segment or backup history file; nothing for the rest', (t) => {
+  t.deepEqual(segmentOfWalFile('000000020000000100000003', 16 * MIB), { timeline: 2, segment: 0x103 });
+  t.deepEqual(segmentOfWalFile('000000010000000000000007.partial', 16 * MIB), { timeline: 1, segment: 7 });
+  t.deepEqual(segmentOfWalFile('000000010000000000000002.00000028.backup', 16 * MIB), { timeline: 1, segment: 2 });
+  for (const none of ['00000002.history', '', '000000000000000000000001', '000000010000000000000100', '000000010000000000000002.gz', 'backup_label']) {
+    t.is(segmentOfWalFile(none, 16 * MIB), undefined, none);
+  }
+  t.throws(() => segmentOfWalFile('000000010000000000000002', 3 * MIB), { instanceOf: RangeError });
+});
+
+test('walFilesForRanges: one timeline, then a switch mid-segment, then a switch on a boundary', (t) => {
+  const r = (timeline: number, start: string, end: string): WalRange => ({ timeline, startLsn: parseLsn(start), endLsn: parseLsn(end) });
+  const SEG16 = 16 * MIB;
+  t.deepEqual(walFilesForRanges([r(1, '0/2000028', '0/4000100')], SEG16), ['000000010000000000000002', '000000010000000000000003', '000000010000000000000004']);
+  t.deepEqual(walFilesForRanges([r(1, '0/FF000028', '1/1000010')], SEG16), ['0000000100000000000000FF', '000000010000000100000000', '000000010000000100000001'], 'across an xlogid');
+  t.deepEqual(walFilesForRanges([r(1, '0/2000028', '0/2000028')], SEG16), ['000000010000000000000002'], 'an empty range needs its start segment');
+  t.deepEqual(walFilesForRanges([r(2, '0/2000028', '0/2000100')], SEG16), ['000000020000000000000002', '00000002.history'], 'a backup on timeline 2 needs its history file');
+  // Timeline 1 until 0/3800000 (inside segment 3), timeline 2 from there: segment 3 comes from timeline 2.
+  t.deepEqual(walFilesForRanges([r(1, '0/2000028', '0/3800000'), r(2, '0/3800000', '0/4000100')], SEG16), [
+    '000000010000000000000002',
+    '000000020000000000000003',
+    '000000020000000000000004',
+    '00000002.history',
+  ]);
+  t.deepEqual(walFilesForRanges([r(1, '0/2000028', '0/3000000'), r(2, '0/3000000', '0/3000100')], SEG16), ['000000010000000000000002', '000000020000000000000003', '00000002.history']);
+  t.throws(() => walFilesForRanges([r(2, '0/2000028', '0/3000000'), r(1, '0/3000000', '0/3000100')], SEG16), { instanceOf: RangeError });
+  t.throws(() => walFilesForRanges([r(1, '0/2000028', '0/3000000'), r(2, '0/3000008', '0/3000100')], SEG16), { instanceOf: RangeError }, 'ranges that do not join');
+  t.throws(() => walFilesForRanges([r(1, '0/3000000', '0/2000000')], SEG16), { instanceOf: RangeError });
+  t.throws(() => walFilesForRanges([], SEG16), { instanceOf: RangeError });
+  t.throws(() => walFilesForRanges([r(1, '0/0', '10000/0')], MIB), { instanceOf: RangeError, message: /more than/ });
+});
+
+test('property: one range needs every segment from its start through the byte before its end, contiguous', (t) => {
+  const sizes = fc.constantFrom(MIB, 16 * MIB, 64 * MIB, 1024 * MIB);
+  const lsn = fc.bigInt({ min: 0n, max: (1n << 40n) - 1n });
+  fc.assert(
+    fc.property(sizes, lsn, fc.bigInt({ min: 0n, max: 64n * 1024n * 1024n * 64n }), fc.integer({ min: 1, max: 0xffff }), (size, start, length, timeline) => {
+      const end = start + length;
+      const names = walFilesForRanges([{ timeline, startLsn: start, endLsn: end }], size).filter((n) => n.length === 24);
+      const expected = end === start ? 1 : Number((end - 1n) / BigInt(size) - start / BigInt(size)) + 1;
+      const contiguous = names.every((name, i) => i === 0 || nextSegmentName(names[i - 1]!, size) === name);
+      return names.length === expected && names[0] === segmentOfLsn(start, timeline, size) && contiguous && (end === start || names.at(-1) === segmentBeforeLsn(end, timeline, size));
+    }),
+  );
+  t.pass();
 });
