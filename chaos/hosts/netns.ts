@@ -138,9 +138,30 @@ export class NetnsNetwork extends IptablesFaultHosts implements ChaosHosts {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
+    // A namespace lives on, with its veth (and so its name), while any process is inside it: a
+    // postmaster or fence still exiting made the next run's `ip link add` fail with "File exists".
+    for (const host of this.hosts) await killInside(host.namespace);
     for (const host of this.hosts) await ip('netns', 'del', host.namespace).catch(() => undefined);
     await ip('link', 'del', this.bridge).catch(() => undefined);
     await run('iptables', forwardRule('-D', this.bridge)).catch(() => undefined);
+  }
+}
+
+/** SIGKILL every process inside our namespace `namespace` and wait (bounded) until none is left. */
+async function killInside(namespace: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { stdout } = await run('ip', ['netns', 'pids', namespace]).catch(() => ({ stdout: '' }));
+    const pids = stdout.split('\n').map(Number).filter((pid) => Number.isInteger(pid) && pid > 0);
+    if (pids.length === 0 || Date.now() > deadline) return;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
