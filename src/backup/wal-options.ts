@@ -1,14 +1,13 @@
 import { isAbsolute } from 'node:path';
 import { ConfigError } from '../lib/errors.js';
+import { isKeySegment } from './store.js';
 
 /** Option checks shared by the WAL archiver and restorer: each throws ConfigError naming `owner.option`. */
 
-const CLUSTER_NAME = /^[A-Za-z0-9._-]+$/;
-
-/** One key segment of the store (see store.ts validateKey), so "<cluster>/wal/..." stays inside the cluster's prefix. */
+/** One key segment of the store (store.ts isKeySegment), so "<cluster>/wal/..." stays inside the cluster's prefix. */
 export function checkClusterName(owner: string, cluster: string): void {
-  if (!CLUSTER_NAME.test(cluster) || cluster === '.' || cluster === '..') {
-    throw new ConfigError(`${owner}.cluster`, `expected letters, digits, ".", "_" or "-" (one store key segment), got ${JSON.stringify(cluster)}`);
+  if (!isKeySegment(cluster)) {
+    throw new ConfigError(`${owner}.cluster`, `expected letters, digits, ".", "_" or "-", not starting with "." (one store key segment), got ${JSON.stringify(cluster)}`);
   }
 }
 

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { chmod, chown, lstat, unlink } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
+import { probeSocket } from '../lib/socket-probe.js';
 import { isAbsolute } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { BindError } from '../lib/errors.js';
@@ -207,14 +208,5 @@ async function removeStaleSocket(path: string): Promise<void> {
 }
 
 async function someoneListens(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = connect(path);
-    const done = (listening: boolean): void => {
-      probe.destroy();
-      resolve(listening);
-    };
-    probe.setTimeout(PROBE_TIMEOUT_MS, () => done(false));
-    probe.once('connect', () => done(true));
-    probe.once('error', () => done(false));
-  });
+  return (await probeSocket(path, PROBE_TIMEOUT_MS)) === 'connected';
 }

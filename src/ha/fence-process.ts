@@ -32,7 +32,8 @@
  * the fence received the command.
  */
 import { readFile, rm, chmod } from 'node:fs/promises';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
+import { probeSocket } from '../lib/socket-probe.js';
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createLogger, type Logger } from '../lib/logger.js';
@@ -224,17 +225,9 @@ class FenceProcess {
     this.log.info({ socketPath: this.args.socketPath, graceMs: this.args.graceMs }, 'fence.started');
   }
 
+  /** A frozen fence (no answer in time) still counts as there. */
   private async socketAnswers(): Promise<boolean> {
-    return new Promise((resolve) => {
-      const probe = connect(this.args.socketPath);
-      const done = (answers: boolean): void => {
-        probe.destroy();
-        resolve(answers);
-      };
-      probe.setTimeout(PROBE_TIMEOUT_MS, () => done(true));
-      probe.once('connect', () => done(true));
-      probe.once('error', () => done(false));
-    });
+    return (await probeSocket(this.args.socketPath, PROBE_TIMEOUT_MS)) !== 'refused';
   }
 
   private accept(socket: Socket): void {

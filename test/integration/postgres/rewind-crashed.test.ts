@@ -1,15 +1,12 @@
-import { join } from 'node:path';
 import test from 'ava';
 import { slotNameFor } from '../../../src/cluster/state.js';
-import { basebackup } from '../../../src/postgres/basebackup.js';
-import { buildServerArgs, type StandbyTarget } from '../../../src/postgres/conf.js';
-import { createRoles, initdb, REPLICATION_ROLE, REWIND_ROLE } from '../../../src/postgres/initdb.js';
+import { buildServerArgs } from '../../../src/postgres/conf.js';
+import { REWIND_ROLE } from '../../../src/postgres/initdb.js';
 import { observe } from '../../../src/postgres/observe.js';
-import { writePassfile } from '../../../src/postgres/passfile.js';
 import { rewind } from '../../../src/postgres/rewind.js';
 import { createPhysicalSlot } from '../../../src/postgres/slots.js';
 import { withConnection, type LocalConnection } from '../../../src/postgres/sql.js';
-import { testEnv, testNode, until, type TestNode } from './helpers.js';
+import { primaryWithStandby, until } from './helpers.js';
 
 /*
  * Found by the chaos suite (full profile, seed 1009): a former primary
@@ -29,29 +26,7 @@ const exec = (conn: LocalConnection, sql: string): Promise<unknown> => withConne
 const PARAMETERS = { max_connections: 50 };
 
 test('a crashed former primary with nothing to rewind is recovered with its own settings and starts as a standby', async (t) => {
-  const nodes: TestNode[] = [];
-  const env = await testEnv(t, nodes);
-  const su = { user: 'postgres', password: '' };
-  const a = await testNode(env, 'a', su);
-  const b = await testNode(env, 'b', su);
-  nodes.push(a, b);
-
-  su.password = (await initdb({ binaries: env.binaries, osUser: env.osUser, dataDir: a.dataDir, memberCidrs: ['127.0.0.1/32'] })).superuserPassword;
-  await a.controller.start(a.settings(undefined, PARAMETERS), 'primary');
-  const connA = await a.controller.connection();
-  const roles = await createRoles(connA);
-  await exec(connA, 'CREATE TABLE t (id int PRIMARY KEY)');
-  t.true(await createPhysicalSlot(connA, slotNameFor('b')));
-  await basebackup({ binaries: env.binaries, osUser: env.osUser, targetDir: b.dataDir, slotName: slotNameFor('b'), source: { host: '127.0.0.1', port: a.port, user: REPLICATION_ROLE, password: roles.replicatorPassword } });
-  const passfile = join(env.baseDir, 'pgpass-replication');
-  await writePassfile(passfile, env.osUser, REPLICATION_ROLE, roles.replicatorPassword);
-  const standbyOf = (primary: TestNode, member: string): StandbyTarget => ({ host: '127.0.0.1', port: primary.port, user: REPLICATION_ROLE, passfile, slotName: slotNameFor(member), applicationName: member });
-  await b.controller.start(b.settings(standbyOf(a, 'b'), PARAMETERS), 'standby');
-  const connB = await b.controller.connection();
-  await until('b streams', 15_000, async () => {
-    const o = await observe(connB);
-    return o.role === 'replica' && o.streaming ? true : undefined;
-  });
+  const { env, a, b, connA, connB, roles, standbyOf } = await primaryWithStandby(t, PARAMETERS);
 
   // a dies as a fence kills it (no shutdown checkpoint); b, which received all of a's WAL, is promoted.
   // a has not diverged: its crash recovery's checkpoint lands at the fork point, pg_rewind finds

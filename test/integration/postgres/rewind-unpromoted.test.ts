@@ -1,16 +1,9 @@
-import { join } from 'node:path';
 import test from 'ava';
-import { slotNameFor } from '../../../src/cluster/state.js';
-import { basebackup } from '../../../src/postgres/basebackup.js';
-import type { StandbyTarget } from '../../../src/postgres/conf.js';
 import { readControlData } from '../../../src/postgres/controldata.js';
-import { createRoles, initdb, REPLICATION_ROLE, REWIND_ROLE } from '../../../src/postgres/initdb.js';
-import { observe } from '../../../src/postgres/observe.js';
-import { writePassfile } from '../../../src/postgres/passfile.js';
+import { REWIND_ROLE } from '../../../src/postgres/initdb.js';
 import { rewind } from '../../../src/postgres/rewind.js';
-import { createPhysicalSlot } from '../../../src/postgres/slots.js';
 import { withConnection, type LocalConnection } from '../../../src/postgres/sql.js';
-import { testEnv, testNode, until, type TestNode } from './helpers.js';
+import { primaryWithStandby } from './helpers.js';
 
 /*
  * Found by the chaos suite (full profile, 3 nodes, synchronous, seed 2047):
@@ -28,29 +21,7 @@ import { testEnv, testNode, until, type TestNode } from './helpers.js';
 const exec = (conn: LocalConnection, sql: string): Promise<unknown> => withConnection(conn, sql, (c) => c.query(sql));
 
 test('rewind refuses a source that is still a standby (not yet promoted) and leaves the target as it was', async (t) => {
-  const nodes: TestNode[] = [];
-  const env = await testEnv(t, nodes);
-  const su = { user: 'postgres', password: '' };
-  const a = await testNode(env, 'a', su);
-  const b = await testNode(env, 'b', su);
-  nodes.push(a, b);
-
-  su.password = (await initdb({ binaries: env.binaries, osUser: env.osUser, dataDir: a.dataDir, memberCidrs: ['127.0.0.1/32'] })).superuserPassword;
-  await a.controller.start(a.settings(undefined), 'primary');
-  const connA = await a.controller.connection();
-  const roles = await createRoles(connA);
-  await exec(connA, 'CREATE TABLE t (id int PRIMARY KEY)');
-  t.true(await createPhysicalSlot(connA, slotNameFor('b')));
-  await basebackup({ binaries: env.binaries, osUser: env.osUser, targetDir: b.dataDir, slotName: slotNameFor('b'), source: { host: '127.0.0.1', port: a.port, user: REPLICATION_ROLE, password: roles.replicatorPassword } });
-  const passfile = join(env.baseDir, 'pgpass-replication');
-  await writePassfile(passfile, env.osUser, REPLICATION_ROLE, roles.replicatorPassword);
-  const standbyOf = (primary: TestNode, member: string): StandbyTarget => ({ host: '127.0.0.1', port: primary.port, user: REPLICATION_ROLE, passfile, slotName: slotNameFor(member), applicationName: member });
-  await b.controller.start(b.settings(standbyOf(a, 'b')), 'standby');
-  const connB = await b.controller.connection();
-  await until('b streams', 15_000, async () => {
-    const o = await observe(connB);
-    return o.role === 'replica' && o.streaming ? true : undefined;
-  });
+  const { env, a, b, connA, roles } = await primaryWithStandby(t);
 
   // a stops (cleanly: a fast shutdown); b stays a standby, as n2 was for a moment in seed 2047.
   await exec(connA, 'INSERT INTO t VALUES (1)');
