@@ -2,7 +2,7 @@ import { status as Status } from '@grpc/grpc-js';
 import type { ClusterCommandInput } from '../cluster/commands.js';
 import type { ApplyRejection, ApplyResult } from '../cluster/results.js';
 import type { ClusterState } from '../cluster/state.js';
-import { PgherdError } from '../lib/errors.js';
+import { NotLeaderError, PgherdError } from '../lib/errors.js';
 import type { AdminBackend } from './backend.js';
 import { AdminRefusal } from './errors.js';
 
@@ -41,7 +41,7 @@ export async function readForAction(backend: AdminBackend): Promise<ClusterState
  */
 export async function proposeCommand(backend: AdminBackend, command: ClusterCommandInput, what: string): Promise<ApplyResult> {
   try {
-    return await backend.propose(command, PROPOSE_TIMEOUT_MS);
+    return await proposeThroughElection(backend, command);
   } catch (error) {
     if (error instanceof PgherdError && error.code === 'PGHERD_RAFT_PROPOSAL_REFUSED') {
       throw new AdminRefusal(Status.FAILED_PRECONDITION, 'PROPOSAL_REFUSED', `the Raft leader refused ${what}: ${error.message}`);
@@ -49,6 +49,28 @@ export async function proposeCommand(backend: AdminBackend, command: ClusterComm
     if (!isRaftUnavailable(error)) throw error;
     const maybe = error instanceof PgherdError && error.code !== 'PGHERD_RAFT_NOT_LEADER' ? ' It may have been committed anyway: check pgherdctl list before retrying.' : ' Nothing changed.';
     throw new AdminRefusal(Status.UNAVAILABLE, 'RAFT_UNAVAILABLE', `${what} was not committed: ${(error as Error).message}.${maybe}`);
+  }
+}
+
+/** Pause between attempts while the cluster has no Raft leader. */
+const NO_LEADER_RETRY_MS = 200;
+
+/**
+ * backend.propose, tried again while no node leads (NotLeaderError: nothing
+ * was appended, so a retry cannot commit twice) until PROPOSE_TIMEOUT_MS
+ * has passed: an operator's request that arrives during an election waits
+ * for its outcome instead of failing at once.
+ */
+async function proposeThroughElection(backend: AdminBackend, command: ClusterCommandInput): Promise<ApplyResult> {
+  const deadlineMs = performance.now() + PROPOSE_TIMEOUT_MS;
+  for (;;) {
+    const remainingMs = Math.floor(deadlineMs - performance.now());
+    try {
+      return await backend.propose(command, Math.max(1, remainingMs));
+    } catch (error) {
+      if (!(error instanceof NotLeaderError) || deadlineMs - performance.now() <= NO_LEADER_RETRY_MS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, NO_LEADER_RETRY_MS));
+    }
   }
 }
 

@@ -2,6 +2,7 @@ import type { ExecutionContext } from 'ava';
 import type { AdminBackend, AdminRaftView } from '../../../src/admin/backend.js';
 import { AdminClient } from '../../../src/admin/client.js';
 import { AdminCallError } from '../../../src/admin/errors.js';
+import { NotLeaderError } from '../../../src/lib/errors.js';
 import { AdminService, type AdminServiceOptions } from '../../../src/admin/service.js';
 import { encodeCommand, type ClusterCommandInput } from '../../../src/cluster/commands.js';
 import type { ApplyResult } from '../../../src/cluster/results.js';
@@ -29,6 +30,8 @@ export class MemoryBackend implements AdminBackend {
   readonly machine: ClusterStateMachine;
   /** When set, read() and propose() reject with it. */
   raftError: Error | null = null;
+  /** The next this-many propose() calls reject with NotLeaderError('') (an election under way). */
+  proposalsDuringElection = 0;
   readonly positions = new Map<string, CandidatePosition>();
   /** The members each queryPositions call asked for. */
   readonly asked: string[][] = [];
@@ -54,6 +57,10 @@ export class MemoryBackend implements AdminBackend {
 
   async propose(command: ClusterCommandInput): Promise<ApplyResult> {
     if (this.raftError !== null) throw this.raftError;
+    if (this.proposalsDuringElection > 0) {
+      this.proposalsDuringElection -= 1;
+      throw new NotLeaderError('');
+    }
     this.proposed.push(command);
     return this.apply(command);
   }

@@ -227,6 +227,15 @@ test('Raft without a leader: UNAVAILABLE with the reason, nothing changed', asyn
   await refused(t, backend, client.switchover({ candidate: 'n2' }), 'UNAVAILABLE', 'RAFT_UNAVAILABLE', /no leader known/);
 });
 
+test('A request that arrives during an election waits for the new leader and is committed once', async (t) => {
+  const { backend, client } = await setup(t);
+  backend.proposalsDuringElection = 3;
+  const paused = await client.pause({ by: 'carol' });
+  t.true(paused.paused);
+  t.is(backend.proposalsDuringElection, 0);
+  t.is(backend.proposed.length, 1, 'committed once, after the election');
+});
+
 test('An agent still starting answers UNAVAILABLE', async (t) => {
   const server = await serveAdmin(t, pki, undefined);
   const error = await t.throwsAsync(AdminClient.connect({ endpoint: server.address, caFile: pki.ca.caCertPath, certFile: pki.n2.certPath, keyFile: pki.n2.keyPath }), { instanceOf: AdminUnreachableError });
