@@ -13,7 +13,8 @@ import type { ClusterState, MemberRegistration } from '../cluster/state.js';
  *    refuses to join and says why;
  *  - a node starts PostgreSQL as a primary only while it holds the lease
  *    and that lease is confirmed through Raft after this agent started;
- *  - a former primary rejoins only through pg_rewind (or a re-clone),
+ *  - a former primary, and a replica whose start says it replayed past the
+ *    new timeline's fork, rejoins only through pg_rewind (or a re-clone),
  *    never by streaming on top of WAL the new primary never had — unless
  *    it was shut down cleanly before every later timeline forked off (a
  *    switchover): then it has nothing the new primary lacks and follows
@@ -58,6 +59,12 @@ export interface LifecycleObservation {
   readonly primaryDownSinceMs: number | null;
   /** Since when (monotonic) the local replica has not been streaming from its upstream; null when streaming or not a replica. */
   readonly notStreamingSinceMs: number | null;
+  /**
+   * The last standby start failed because the data directory holds WAL past
+   * the fork of the timeline it must follow (postgres/start-failure.ts
+   * DIVERGED); cleared by the next successful start.
+   */
+  readonly standbyStartDiverged: boolean;
 }
 
 export const LIFECYCLE_REASONS = [
@@ -77,6 +84,7 @@ export const LIFECYCLE_REASONS = [
   'CONFIRM_LEASE_FIRST',
   'FORMER_PRIMARY',
   'FORMER_PRIMARY_NOT_DIVERGED',
+  'REPLICA_DIVERGED',
   'REPLICA_NOT_RUNNING',
   'UPSTREAM_CHANGED',
   'NOT_STREAMING',
@@ -100,7 +108,7 @@ export type LifecycleAction =
   /** Start as a standby of `upstream` (null: no primary known; it replays what it has and answers position queries). */
   | { readonly kind: 'startStandby'; readonly upstream: string | null; readonly reason: 'REPLICA_NOT_RUNNING' | 'UPSTREAM_CHANGED' | 'FORMER_PRIMARY_NOT_DIVERGED' }
   /** Stop (if running), pg_rewind from `source` (re-clone if that fails and the config allows), then start as its standby. */
-  | { readonly kind: 'rejoin'; readonly source: string; readonly reason: 'FORMER_PRIMARY' | 'NOT_STREAMING' }
+  | { readonly kind: 'rejoin'; readonly source: string; readonly reason: 'FORMER_PRIMARY' | 'REPLICA_DIVERGED' | 'NOT_STREAMING' }
   /** An operator removed this member: stop PostgreSQL and do nothing more (its data stays for the operator). */
   | { readonly kind: 'retire'; readonly reason: 'REMOVED' }
   | {
@@ -159,6 +167,8 @@ function decideUnpaused(o: LifecycleObservation): LifecycleAction {
       if (forkedAfterCleanShutdown(state, data.timeline, data.cleanShutdownLsn)) return { kind: 'startStandby', upstream, reason: 'FORMER_PRIMARY_NOT_DIVERGED' };
       return { kind: 'rejoin', source: upstream, reason: 'FORMER_PRIMARY' };
     }
+    // A replica that replayed WAL the new timeline never had can never start as a standby again (chaos seed 2030).
+    if (o.standbyStartDiverged && upstream !== null) return { kind: 'rejoin', source: upstream, reason: 'REPLICA_DIVERGED' };
     return { kind: 'startStandby', upstream, reason: 'REPLICA_NOT_RUNNING' };
   }
   if (o.postgres.role !== 'replica' || upstream === null) return { kind: 'wait', reason: 'RUNNING' };

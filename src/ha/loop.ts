@@ -7,6 +7,8 @@ import { formatLsn, parseLsn, type LsnValue } from '../lib/lsn.js';
 import type { Logger } from '../lib/logger.js';
 import { cleanlyShutDownPrimary, getSynchronousStandbyNames, inspectDataDir, observe, observePosition, setSynchronousStandbyNames, wasPrimary, type Observation } from '../postgres/index.js';
 import { withConnection } from '../postgres/sql.js';
+import { PgStartFailedError } from '../postgres/errors.js';
+import { classifyStartFailure } from '../postgres/start-failure.js';
 import type { PgBinaries, PgOsUser } from '../postgres/index.js';
 import type { RaftDriver } from '../raft/driver/raft-driver.js';
 import type { CandidatePositionAnswer } from '../raft/transport/position.js';
@@ -84,6 +86,8 @@ export class HaLoop {
   private raftLeaderSinceMs: number | null = null;
   private primaryDownSinceMs: number | null = null;
   private notStreamingSinceMs: number | null = null;
+  /** The last standby start failed as DIVERGED (postgres/start-failure.ts); cleared by a successful start. */
+  private standbyStartDiverged = false;
   private lastReport: { key: string; atMs: number } | null = null;
   private lastTransferAtMs = Number.NEGATIVE_INFINITY;
   private lastFailoverLog = '';
@@ -293,6 +297,7 @@ export class HaLoop {
       leaseConfirmed,
       primaryDownSinceMs: this.primaryDownSinceMs,
       notStreamingSinceMs: this.notStreamingSinceMs,
+      standbyStartDiverged: this.standbyStartDiverged,
     });
     const memberAction = decideMemberAction({
       wallNowMs: this.o.wallNow(),
@@ -378,11 +383,18 @@ export class HaLoop {
       }
       case 'startStandby':
         this.o.fence?.disarm();
-        await ex.startStandby(state, action.upstream);
+        try {
+          await ex.startStandby(state, action.upstream);
+        } catch (error) {
+          this.noteStandbyStartFailure(error, action.upstream);
+          throw error;
+        }
+        this.standbyStartDiverged = false;
         return;
       case 'rejoin':
         this.o.fence?.disarm();
         await ex.rejoin(state, action.source);
+        this.standbyStartDiverged = false;
         return;
       case 'retire':
         this.o.log.warn({ reason: action.reason }, 'ha.member_removed_stopping_postgres');
@@ -391,6 +403,16 @@ export class HaLoop {
       case 'wait':
         return;
     }
+  }
+
+  /** A standby start that failed because the data diverged from the timeline to follow: the next step rejoins (lifecycle REPLICA_DIVERGED). */
+  private noteStandbyStartFailure(error: unknown, upstream: string | null): void {
+    if (!(error instanceof PgStartFailedError) || classifyStartFailure(error.logTail) !== 'DIVERGED') return;
+    if (!this.standbyStartDiverged) {
+      const line = /FATAL:.*$/m.exec(error.logTail)?.[0] ?? '';
+      this.o.log.warn({ upstream, serverLog: line }, 'ha.replica_diverged');
+    }
+    this.standbyStartDiverged = true;
   }
 
   private async runRunning(state: ClusterState, obs: Observation): Promise<void> {

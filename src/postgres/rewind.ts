@@ -97,6 +97,9 @@ export async function rewind(options: RewindOptions): Promise<RewindResult> {
 async function recoverIfCrashed(options: RewindOptions, serverArgs: readonly string[], log: Logger): Promise<void> {
   const control = await readControlData(options.binaries, options.osUser, options.dataDir);
   if (control.clusterState === 'shut down' || control.clusterState === 'shut down in recovery') return;
+  // A crashed standby (a replica that diverged, chaos seed 2030): single-user mode refuses standby
+  // mode, so recover without the signal files; the target is started as a standby after the rewind.
+  await removeStandbySignal(options.dataDir);
   const run = await runTool(options.binaries.path('postgres'), ['--single', '-F', '-D', options.dataDir, ...serverArgs, 'postgres'], {
     user: options.osUser,
     timeoutMs: options.timeoutMs ?? REWIND_TIMEOUT_MS_DEFAULT,

@@ -14,7 +14,7 @@ import { createRoles, initdb, REPLICATION_ROLE } from '../../../src/postgres/ini
 import { observe } from '../../../src/postgres/observe.js';
 import { writePassfile } from '../../../src/postgres/passfile.js';
 import { createPhysicalSlot } from '../../../src/postgres/slots.js';
-import { withConnection } from '../../../src/postgres/sql.js';
+import { withConnection, type LocalConnection } from '../../../src/postgres/sql.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -85,32 +85,38 @@ export function until<T>(what: string, timeoutMs: number, probe: () => Promise<T
 }
 
 /**
- * Primary `a` (initdb, roles, a table `t (id int PRIMARY KEY)`, a slot for b)
- * and standby `b` cloned with pg_basebackup and streaming from it, both with
- * `parameters`. `standbyOf(primary, member)` points a node at another one.
+ * Primary `a` (initdb, roles, a table `t (id int PRIMARY KEY)`) and standby
+ * `b` cloned with pg_basebackup through its own slot and streaming from it,
+ * both with `parameters`. `standbyOf(primary, member)` points a node at
+ * another one; `addStandby(name)` clones and starts one more standby of `a`.
  */
 export async function primaryWithStandby(t: ExecutionContext, parameters?: ServerSettings['parameters']) {
   const nodes: TestNode[] = [];
   const env = await testEnv(t, nodes);
   const su = { user: 'postgres', password: '' };
   const a = await testNode(env, 'a', su);
-  const b = await testNode(env, 'b', su);
-  nodes.push(a, b);
+  nodes.push(a);
   su.password = (await initdb({ binaries: env.binaries, osUser: env.osUser, dataDir: a.dataDir, memberCidrs: ['127.0.0.1/32'] })).superuserPassword;
   await a.controller.start(a.settings(undefined, parameters), 'primary');
   const connA = await a.controller.connection();
   const roles = await createRoles(connA);
   await withConnection(connA, 'create table t', (c) => c.query('CREATE TABLE t (id int PRIMARY KEY)'));
-  if (!(await createPhysicalSlot(connA, slotNameFor('b')))) throw new Error('the slot for b existed already');
-  await basebackup({ binaries: env.binaries, osUser: env.osUser, targetDir: b.dataDir, slotName: slotNameFor('b'), source: { host: '127.0.0.1', port: a.port, user: REPLICATION_ROLE, password: roles.replicatorPassword } });
   const passfile = join(env.baseDir, 'pgpass-replication');
   await writePassfile(passfile, env.osUser, REPLICATION_ROLE, roles.replicatorPassword);
   const standbyOf = (primary: TestNode, member: string): StandbyTarget => ({ host: '127.0.0.1', port: primary.port, user: REPLICATION_ROLE, passfile, slotName: slotNameFor(member), applicationName: member });
-  await b.controller.start(b.settings(standbyOf(a, 'b'), parameters), 'standby');
-  const connB = await b.controller.connection();
-  await until('b streams', 15_000, async () => {
-    const o = await observe(connB);
-    return o.role === 'replica' && o.streaming ? true : undefined;
-  });
-  return { env, a, b, connA, connB, roles, standbyOf };
+  const addStandby = async (name: string): Promise<{ node: TestNode; conn: LocalConnection }> => {
+    const node = await testNode(env, name, su);
+    nodes.push(node);
+    if (!(await createPhysicalSlot(connA, slotNameFor(name)))) throw new Error(`the slot for ${name} existed already`);
+    await basebackup({ binaries: env.binaries, osUser: env.osUser, targetDir: node.dataDir, slotName: slotNameFor(name), source: { host: '127.0.0.1', port: a.port, user: REPLICATION_ROLE, password: roles.replicatorPassword } });
+    await node.controller.start(node.settings(standbyOf(a, name), parameters), 'standby');
+    const conn = await node.controller.connection();
+    await until(`${name} streams`, 15_000, async () => {
+      const o = await observe(conn);
+      return o.role === 'replica' && o.streaming ? true : undefined;
+    });
+    return { node, conn };
+  };
+  const { node: b, conn: connB } = await addStandby('b');
+  return { env, a, b, connA, connB, roles, standbyOf, addStandby };
 }

@@ -33,6 +33,7 @@ function observe(o: Partial<LifecycleObservation> = {}): LifecycleObservation {
     leaseConfirmed: false,
     primaryDownSinceMs: null,
     notStreamingSinceMs: null,
+    standbyStartDiverged: false,
     ...o,
   };
 }
@@ -84,6 +85,14 @@ test('replicas: start behind the primary, re-point when it changes, rejoin a for
   t.deepEqual(decideLifecycle(observe({ notStreamingSinceMs: 100_000 - 8_001 })), { kind: 'rejoin', source: 'n1', reason: 'NOT_STREAMING' });
   t.deepEqual(decideLifecycle(observe({ notStreamingSinceMs: 100_000 - 7_000 })), { kind: 'wait', reason: 'RUNNING' });
   t.deepEqual(decideLifecycle(observe({ state: state({ leader: null }), postgres: stopped })), { kind: 'startStandby', upstream: null, reason: 'REPLICA_NOT_RUNNING' });
+});
+
+test('a replica whose standby start failed as diverged (chaos seed 2030) rejoins through pg_rewind; without a primary it keeps trying to start', (t) => {
+  const stopped = { running: false, role: null, streaming: false, upstream: undefined } as const;
+  t.deepEqual(decideLifecycle(observe({ postgres: stopped, standbyStartDiverged: true })), { kind: 'rejoin', source: 'n1', reason: 'REPLICA_DIVERGED' });
+  t.deepEqual(decideLifecycle(observe({ postgres: stopped, standbyStartDiverged: true, state: state({ leader: null }) })), { kind: 'startStandby', upstream: null, reason: 'REPLICA_NOT_RUNNING' }, 'no rewind source');
+  t.deepEqual(decideLifecycle(observe({ postgres: stopped, standbyStartDiverged: true, state: state({ ...state(), pause: { paused: true, by: 'op', atMs: 1 } }) })), { kind: 'wait', reason: 'PAUSED' });
+  t.deepEqual(decideLifecycle(observe({ standbyStartDiverged: true })), { kind: 'wait', reason: 'RUNNING' }, 'a running replica is judged by whether it streams');
 });
 
 test('a former primary shut down cleanly before every later timeline forked off follows the new primary without pg_rewind', (t) => {
