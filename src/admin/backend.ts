@@ -1,3 +1,4 @@
+import type { ObjectStore } from '../backup/store.js';
 import type { ClusterCommandInput } from '../cluster/commands.js';
 import type { ApplyResult } from '../cluster/results.js';
 import type { AppliedEvent } from '../cluster/state-machine.js';
@@ -54,4 +55,6 @@ export interface AdminBackend {
    * function (Watch subscribes while a stream is open).
    */
   onApplied(listener: (event: AppliedEvent, state: ClusterState) => void): () => void;
+  /** This node's backup store (ListBackups reads it); absent or null: none is configured. */
+  backupStore?(): ObjectStore | null;
 }

@@ -8,6 +8,7 @@ import { decodeClusterStatus, decodeMemberChange, decodePause, decodePendingSwit
 import { AdminCallError, AdminUnreachableError, REASON_METADATA_KEY, type EndpointFailure } from './errors.js';
 import { decodeMemberAction } from './member-action-view.js';
 import { adminDefinition } from './proto.js';
+import { BACKUP_WAIT_MS_DEFAULT, decodeBackupList, decodeBackupRun, type BackupListResult, type BackupRunResult } from './backup-wire.js';
 import type { CancelSwitchoverResult, ClusterStatus, ConfigView, DsnResult, HistoryResult, MemberActionsResult, MemberChangeResult, PatchConfigResult, PauseView, SwitchoverResult, WatchEventView } from './types.js';
 import type { WireDsnRole, WireMemberActionsResponse, WireWatchEvent } from './wire.js';
 
@@ -56,6 +57,18 @@ export interface PatchConfigOptions {
   readonly expectedVersion?: number;
   /** Check and answer what would change, changing nothing. */
   readonly dryRun?: boolean;
+  readonly by?: string;
+}
+
+export interface CreateBackupOptions {
+  /** Recorded in the manifest (printable ASCII, at most 200). */
+  readonly label?: string;
+  /** The member to take it on; absent: the one backup_take_on names. */
+  readonly member?: string;
+  /** How long to wait for it to end; default 6 hours. */
+  readonly timeoutMs?: number;
+  /** Answer once it is recorded. */
+  readonly noWait?: boolean;
   readonly by?: string;
 }
 
@@ -259,6 +272,22 @@ export class AdminClient {
     const timeoutMs = options.timeoutMs ?? MEMBER_ACTION_WAIT_MS_DEFAULT;
     const request = { members: [...options.members], timeout_ms: timeoutMs, requested_by: options.by ?? '' };
     return decodeMemberActions(await this.call(adminDefinition().reinit, request, timeoutMs + SWITCHOVER_DEADLINE_SLACK_MS));
+  }
+
+  /**
+   * Take a base backup now (as the schedule would); resolves once it ended,
+   * or when the wait is over (then it is still running), or at once with noWait.
+   */
+  async createBackup(options: CreateBackupOptions = {}): Promise<BackupRunResult> {
+    const timeoutMs = options.timeoutMs ?? BACKUP_WAIT_MS_DEFAULT;
+    const request = { label: options.label ?? '', member: options.member ?? '', timeout_ms: timeoutMs, no_wait: options.noWait ?? false, requested_by: options.by ?? '' };
+    const response = await this.call(adminDefinition().createBackup, request, (options.noWait === true ? 0 : timeoutMs) + CALL_DEADLINE_MS);
+    return { run: decodeBackupRun(response.run), message: response.message };
+  }
+
+  /** The backups in the backup store of the answering agent, the run in progress and the last one, the schedule. */
+  async listBackups(): Promise<BackupListResult> {
+    return decodeBackupList(await this.call(adminDefinition().listBackups, {}, CALL_DEADLINE_MS));
   }
 
   /** Withdraw pending restarts, reloads or reinits of `members` (absent: every pending one). */

@@ -2,6 +2,7 @@ import { DEFAULT_TAGS } from '../cluster/state.js';
 import { decodeMemberAction } from './member-action-view.js';
 import type { ArchiveView, BootstrapPlanView, ClusterStatus, HaView, MemberChangeResult, MemberView, PauseView, PendingSwitchoverView, SwitchoverResult } from './types.js';
 import type { WireArchiveReport, WireBootstrapPlan, WireClusterStatusResponse, WireHaStatus, WireMember, WireMemberChangeResponse, WirePauseState, WirePendingSwitchover, WireSwitchoverResponse } from './wire.js';
+import { decodeBackupRun } from './backup-wire.js';
 
 /**
  * Answers of the admin service → the client's view (types.ts), pure. The
@@ -37,6 +38,8 @@ export function decodeClusterStatus(w: WireClusterStatusResponse): ClusterStatus
     },
     members: w.members.map(decodeMember),
     answeringHa: decodeHa(w.answering_ha),
+    backupCurrent: decodeBackupRun(w.backup_current),
+    backupLast: decodeBackupRun(w.backup_last),
   };
 }
 

@@ -70,6 +70,12 @@ export const ADMIN_REASONS = [
   'WATCH_OVERFLOW',
   /** Restart, Reload: no member has the role asked for (or none of those named). */
   'NO_MEMBERS',
+  /** CreateBackup: no member holds the leader key, so nobody takes backups. */
+  'NO_PRIMARY',
+  /** ListBackups: the answering agent has no backup store configured. */
+  'NO_STORE',
+  /** ListBackups: the backup store did not answer (the message says what it said). */
+  'STORE_UNAVAILABLE',
 ] as const;
 
 export type AdminReason = (typeof ADMIN_REASONS)[number];

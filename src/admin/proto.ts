@@ -31,6 +31,7 @@ import type {
   WireWatchEvent,
   WireWatchRequest,
 } from './wire.js';
+import type { WireBackupRunResponse, WireCreateBackupRequest, WireListBackupsRequest, WireListBackupsResponse } from './backup-wire.js';
 
 /**
  * How admin.proto maps to JavaScript (see wire.ts): as raft.proto
@@ -68,6 +69,8 @@ export interface AdminDefinition {
   readonly reload: MethodDefinition<WireReloadRequest, WireMemberActionsResponse>;
   readonly reinit: MethodDefinition<WireReinitRequest, WireMemberActionsResponse>;
   readonly cancelMemberActions: MethodDefinition<WireCancelMemberActionsRequest, WireMemberActionsResponse>;
+  readonly createBackup: MethodDefinition<WireCreateBackupRequest, WireBackupRunResponse>;
+  readonly listBackups: MethodDefinition<WireListBackupsRequest, WireListBackupsResponse>;
   /** Server streaming. */
   readonly watch: MethodDefinition<WireWatchRequest, WireWatchEvent>;
 }
@@ -90,6 +93,8 @@ const METHODS = {
   reload: 'Reload',
   reinit: 'Reinit',
   cancelMemberActions: 'CancelMemberActions',
+  createBackup: 'CreateBackup',
+  listBackups: 'ListBackups',
 } as const;
 const SERVER_STREAMING_METHODS = {
   watch: 'Watch',

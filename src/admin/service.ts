@@ -37,6 +37,8 @@ import type {
   WireWatchEvent,
   WireWatchRequest,
 } from './wire.js';
+import { BackupCalls, parseCreateBackupRequest } from './backup-calls.js';
+import type { WireCreateBackupRequest, WireListBackupsRequest } from './backup-wire.js';
 
 /** A call answers this long before its deadline, so the client reads the service's reason rather than its own DEADLINE_EXCEEDED. */
 export const DEADLINE_MARGIN_MS = 250;
@@ -48,7 +50,7 @@ interface Caller {
 }
 
 /** Calls that only read: their log line is at debug. */
-const READ_ACTIONS: ReadonlySet<string> = new Set(['cluster_status', 'get_config', 'history', 'dsn']);
+const READ_ACTIONS: ReadonlySet<string> = new Set(['cluster_status', 'get_config', 'history', 'dsn', 'list_backups']);
 
 /** What a handler gets besides the request. */
 interface Call {
@@ -158,6 +160,11 @@ export class AdminService {
         const members = parseCancelMembers(request);
         return new MemberActionCalls(backend, this.log).cancel(members, by(parseBy('requested_by', request.requested_by)), ctx);
       }),
+      CreateBackup: this.unary<WireCreateBackupRequest, unknown>('create_backup', (request, { backend, ctx, by }) => {
+        const parsed = parseCreateBackupRequest(request);
+        return new BackupCalls(backend, this.log).create({ ...parsed, by: by(parsed.by) }, ctx);
+      }),
+      ListBackups: this.unary<WireListBackupsRequest, unknown>('list_backups', (_request, { backend }) => new BackupCalls(backend, this.log).list()),
     };
   }
 

@@ -5,6 +5,7 @@ import type { AdminRaftView } from './backend.js';
 import { memberActionView } from './member-action-view.js';
 import { formatTime } from './time.js';
 import type { WireArchiveReport, WireBootstrapPlan, WireClusterStatusResponse, WireHaStatus, WireMember, WirePauseState, WirePendingSwitchover } from './wire.js';
+import { backupRunWire } from './backup-wire.js';
 
 /**
  * The ClusterStatus answer, pure: the cluster state (never its credentials)
@@ -49,6 +50,8 @@ export function clusterStatusView(s: StatusSources): WireClusterStatusResponse {
       .sort()
       .map((name) => memberView(name, state.members[name]!, state, raft)),
     answering_ha: haView(s.ha),
+    backup_current: state.backup.current === null ? null : backupRunWire(state.backup.current),
+    backup_last: state.backup.last === null ? null : backupRunWire(state.backup.last),
   };
 }
 

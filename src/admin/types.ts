@@ -1,4 +1,5 @@
 import type { MemberTags } from '../cluster/state.js';
+import type { BackupRunView } from './backup-wire.js';
 
 /**
  * What AdminClient returns: the admin.proto answers in camelCase, with null
@@ -28,6 +29,9 @@ export interface ClusterStatus {
   readonly members: readonly MemberView[];
   /** The answering member's HA loop. */
   readonly answeringHa: HaView;
+  /** The base backup pending or running, and the last one that ended. */
+  readonly backupCurrent: BackupRunView | null;
+  readonly backupLast: BackupRunView | null;
 }
 
 export interface LeaderView {

@@ -1,3 +1,4 @@
+import type { WireBackupRun } from './backup-wire.js';
 /**
  * The plain-object shapes of proto/admin.proto as @grpc/proto-loader presents
  * them with ADMIN_PROTO_LOADER_OPTIONS (keepCase, longs: Number, enums:
@@ -125,6 +126,8 @@ export interface WireClusterStatusResponse {
   raft: WireRaftStatus | null;
   members: WireMember[];
   answering_ha: WireHaStatus | null;
+  backup_current: WireBackupRun | null;
+  backup_last: WireBackupRun | null;
 }
 
 export interface WireSwitchoverRequest {

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { MEMBER_ROLES, SWITCH_KINDS, type ClusterState } from '../cluster/state.js';
 import type { HaStatus } from '../ha/loop.js';
 import type { RaftRole } from '../raft/core/types.js';
+import type { BackupManifest } from '../backup/backup-manifest.js';
 import type { WalArchiverStats } from '../backup/wal-archiver.js';
 import type { WalRestorerStats } from '../backup/wal-restorer.js';
 
@@ -54,6 +55,10 @@ export const HA_LOOP_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 export class AgentMetrics {
   readonly registry = new Registry();
   private readonly haLoop: Histogram;
+  private readonly baseBackups: Counter;
+  private readonly lastBackupAt: Gauge;
+  private readonly lastBackupDuration: Gauge;
+  private readonly lastBackupBytes: Gauge;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -62,6 +67,19 @@ export class AgentMetrics {
     clusterMetrics(registers, sources.state);
     if (sources.backup) backupMetrics(registers, sources.backup);
     this.haLoop = new Histogram({ name: 'pgherd_ha_loop_duration_seconds', help: "How long each run of this member's HA loop took", buckets: HA_LOOP_BUCKETS_S, registers });
+    this.baseBackups = new Counter({ name: 'pgherd_base_backups_total', help: 'Base backups this member took, by outcome (done, failed)', labelNames: ['outcome'], registers });
+    this.lastBackupAt = new Gauge({ name: 'pgherd_base_backup_last_success_timestamp_seconds', help: 'When the last base backup this member took successfully finished; no sample before the first', registers });
+    this.lastBackupDuration = new Gauge({ name: 'pgherd_base_backup_last_duration_seconds', help: 'How long the last successful base backup this member took lasted (retention included)', registers });
+    this.lastBackupBytes = new Gauge({ name: 'pgherd_base_backup_last_size_bytes', help: 'The data directory size of the last successful base backup this member took', registers });
+  }
+
+  /** A base backup this member took ended (BackupRunnerOptions.onEnded). */
+  observeBackup(run: { status: 'done' | 'failed'; durationMs: number; manifest: BackupManifest | null }): void {
+    this.baseBackups.inc({ outcome: run.status });
+    if (run.status !== 'done' || run.manifest === null) return;
+    this.lastBackupAt.set(Date.parse(run.manifest.finishedAt) / 1000);
+    this.lastBackupDuration.set(run.durationMs / 1000);
+    this.lastBackupBytes.set(run.manifest.dataBytes);
   }
 
   /** One HA loop run took `durationMs` (HaLoopOptions.onLoopRun). */

@@ -65,6 +65,8 @@ export interface TakeBaseBackupOptions {
   readonly idSuffix?: () => string;
   /** How the server's facts are read; readServerFacts (a replication connection) by default. */
   readonly readFacts?: (connection: BackupConnection) => Promise<ServerFacts>;
+  /** Aborting stops pg_basebackup and the upload; nothing is committed (BackupError FAILED). */
+  readonly signal?: AbortSignal;
 }
 
 /** Take a base backup into the store; resolves with its manifest once committed. */
@@ -99,7 +101,8 @@ export async function takeBaseBackup(options: TakeBaseBackupOptions): Promise<Ba
     log.info({ dataBytes: upload.dataBytes, storedBytes: upload.storedBytes, startLsn: formatLsn(points.startLsn), stopLsn: formatLsn(points.stopLsn), timeline: points.timeline }, 'backup.base_uploaded');
     const walFiles = walFilesForRanges(upload.walRanges, facts.walSegmentBytes);
     const walAvailable = options.walAvailable ?? walInArchive(options.store, options.cluster);
-    const missing = await waitForWalFiles(walFiles, walAvailable, options.walWaitTimeoutMs ?? WAL_WAIT_TIMEOUT_MS_DEFAULT, options.walPollMs ?? WAL_POLL_MS_DEFAULT, log);
+    const missing = await waitForWalFiles(walFiles, walAvailable, options.walWaitTimeoutMs ?? WAL_WAIT_TIMEOUT_MS_DEFAULT, options.walPollMs ?? WAL_POLL_MS_DEFAULT, log, options.signal);
+    if (options.signal?.aborted) throw new BackupError('FAILED', `backup ${id}: aborted while waiting for its WAL in the archive: ${String((options.signal.reason as Error | undefined)?.message ?? options.signal.reason)}`, { backupId: id });
     if (missing !== undefined) {
       throw new BackupError('WAL_MISSING', `backup ${id}: WAL file ${missing.walFile} was not archived within ${missing.waitedMs} ms (needs ${walFiles[0]} through ${walFiles.at(-1)})`, { backupId: id, walFile: missing.walFile, key: objectKey, cause: missing.cause });
     }
@@ -209,12 +212,14 @@ export async function waitForWalFiles(
   timeoutMs: number,
   pollMs: number,
   log: Logger = silentLogger,
+  signal?: AbortSignal,
 ): Promise<{ walFile: string; waitedMs: number; cause?: unknown } | undefined> {
   assert(timeoutMs >= 0 && pollMs > 0, 'WAL wait timeout must not be negative and the poll interval positive');
   const started = performance.now();
   for (const walFile of files) {
     let lastError: unknown;
     for (let polls = 0; ; polls++) {
+      if (signal?.aborted) return undefined;
       try {
         if (await walAvailable(walFile)) break;
         lastError = undefined;

@@ -45,6 +45,8 @@ export interface UploadOptions {
   readonly pgLabel: string;
   readonly timeoutMs?: number;
   readonly log: Logger;
+  /** Aborting kills pg_basebackup and fails the upload (the store commits nothing). */
+  readonly signal?: AbortSignal;
 }
 
 export interface UploadResult {
@@ -88,7 +90,7 @@ export async function uploadBaseBackup(options: UploadOptions): Promise<UploadRe
     try {
       await pipeline(tool.child.stdout, peek, createGzip({ level: options.compressionLevel }), stored, gate, async (source: AsyncIterable<Buffer>) => {
         await options.store.put(options.key, Readable.from(source), { metadata: { 'backup-id': options.backupId } });
-      });
+      }, ...(options.signal === undefined ? [] : [{ signal: options.signal }]));
     } catch (error) {
       if (tool.child.exitCode === null && tool.child.signalCode === null) tool.child.kill('SIGKILL');
       const exit = await tool.exited.catch((spawnError: unknown) => {

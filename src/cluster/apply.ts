@@ -1,5 +1,6 @@
 import { assert, unreachable } from '../lib/assert.js';
 import { applyRequestMemberAction, applyUpdateMemberAction } from './apply-actions.js';
+import { applyRequestBackup, applyUpdateBackup } from './apply-backups.js';
 import { applyCancelSwitchover, applyPromote, applyReleaseLeader, applyRenewLease, applyRequestSwitchover, applySetSync } from './apply-leader.js';
 import { applyInitializeClaim, applyInitializeDone, applyRegisterMember, applyRemoveMember, applySetMembership, applyUpdateMemberStatus } from './apply-members.js';
 import { applyDropSlot, applyPatchConfig, applyRecordBootstrapPlan, applyRecordSlot, applySetPause } from './apply-records.js';
@@ -65,6 +66,10 @@ function dispatch(state: ClusterState, command: ClusterCommand): ApplyOutcome {
       return applyRequestMemberAction(state, command);
     case 'updateMemberAction':
       return applyUpdateMemberAction(state, command);
+    case 'requestBackup':
+      return applyRequestBackup(state, command);
+    case 'updateBackup':
+      return applyUpdateBackup(state, command);
     default:
       return unreachable(command, 'command');
   }

@@ -3,6 +3,9 @@ import { ClusterDecodeError, parseJsonBytes } from './errors.js';
 import { MEMBERSHIP_SOURCES, MEMBERSHIP_TARGETS } from './state.js';
 import {
   addressSchema,
+  backupLabelSchema,
+  backupRunIdSchema,
+  backupTriggerSchema,
   bootstrapPlanFields,
   configPatchSchema,
   credentialsSchema,
@@ -13,6 +16,7 @@ import {
   memberNameSchema,
   registrationFields,
   statusFields,
+  storeBackupIdSchema,
   switchKindSchema,
   systemIdentifierSchema,
   textSchema,
@@ -94,6 +98,30 @@ export const commandSchema = z.discriminatedUnion('type', [
   }),
   /** The member started or ended its action `id` (running, done, failed, skipped); anyone may cancel a pending one. */
   command('updateMemberAction', { member: memberNameSchema, id: memberActionIdSchema, status: z.enum(['running', 'done', 'failed', 'skipped', 'cancelled']), detail: textSchema.default('') }),
+  /**
+   * Ask for a base backup (one at a time). A scheduled one names the cron time it is for
+   * (`fireAtMs`, later than the last one asked for); `member` null: backup_take_on decides.
+   */
+  command('requestBackup', {
+    id: backupRunIdSchema,
+    trigger: backupTriggerSchema,
+    by: textSchema.min(1),
+    label: backupLabelSchema.default(''),
+    member: memberNameSchema.nullable().default(null),
+    fireAtMs: timeMsSchema.nullable().default(null),
+  }),
+  /**
+   * `member` took the backup up or sends its heartbeat (running), or ended it (done with the
+   * store's backup id, failed); a pending one may be cancelled. Another member may end a
+   * running one as failed only once its heartbeat is BACKUP_STALE_MS old.
+   */
+  command('updateBackup', {
+    id: backupRunIdSchema,
+    member: memberNameSchema,
+    status: z.enum(['running', 'done', 'failed', 'cancelled']),
+    backupId: storeBackupIdSchema.nullable().default(null),
+    detail: textSchema.default(''),
+  }),
 ]);
 
 /** A decoded command (defaults filled, LSNs canonical). */

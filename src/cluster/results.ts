@@ -59,6 +59,12 @@ export const REJECTION_CODES = [
   'NO_ACTION',
   /** updateMemberAction: a running action cannot be cancelled or started again. */
   'ACTION_RUNNING',
+  'BACKUP_PENDING',
+  'BACKUP_RUNNING',
+  'ALREADY_SCHEDULED',
+  'NO_BACKUP',
+  'NOT_ASKED',
+  'NOT_TAKER',
 ] as const;
 
 export type RejectionCode = (typeof REJECTION_CODES)[number];

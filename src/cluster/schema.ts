@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { canonicalLsn, isLsnText } from './lsn.js';
 import { MEMBER_NAME_FORM } from '../config/member-name.js';
-import { BOOTSTRAP_METHODS, DEFAULT_TAGS, MEMBER_ACTION_KINDS, MEMBER_ACTION_STATUSES, MEMBER_NAME_PATTERN, MEMBER_ROLES, SWITCH_KINDS } from './state.js';
+import { BACKUP_RUN_STATUSES, BACKUP_TRIGGERS, BOOTSTRAP_METHODS, DEFAULT_TAGS, MEMBER_ACTION_KINDS, MEMBER_ACTION_STATUSES, MEMBER_NAME_PATTERN, MEMBER_ROLES, SWITCH_KINDS } from './state.js';
 
 /**
  * The zod pieces shared by the command decoder and the snapshot decoder.
@@ -109,3 +109,12 @@ export const configPatchSchema = z.custom<Record<string, unknown>>(
 export const memberActionIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 of [A-Za-z0-9_-]');
 export const memberActionKindSchema = z.enum(MEMBER_ACTION_KINDS);
 export const memberActionStatusSchema = z.enum(MEMBER_ACTION_STATUSES);
+
+/** A backup run's id: chosen by the requester (hex, as member action ids). */
+export const backupRunIdSchema = z.string().regex(/^[0-9a-f]{8,32}$/, 'must be 8-32 lower-case hex digits');
+/** A base backup's id in the store (src/backup/backup-manifest.ts formatBackupId). */
+export const storeBackupIdSchema = z.string().regex(/^\d{8}T\d{6}Z-[0-9a-f]{6}$/, 'must be a backup id like 20261126T181500Z-3fa9c2');
+/** A backup label: printable ASCII, as pg_basebackup's -l and the manifest take it. */
+export const backupLabelSchema = z.string().max(200).regex(/^[\x20-\x7e]*$/, 'must be printable ASCII');
+export const backupTriggerSchema = z.enum(BACKUP_TRIGGERS);
+export const backupRunStatusSchema = z.enum(BACKUP_RUN_STATUSES);

@@ -4,6 +4,10 @@ import { ConfigError } from '../lib/errors.js';
 import { ClusterDecodeError, parseJsonBytes } from './errors.js';
 import {
   addressSchema,
+  backupLabelSchema,
+  backupRunIdSchema,
+  backupRunStatusSchema,
+  backupTriggerSchema,
   bootstrapPlanFields,
   epochSchema,
   lsnSchema,
@@ -13,6 +17,7 @@ import {
   memberNameSchema,
   registrationFields,
   statusFields,
+  storeBackupIdSchema,
   switchKindSchema,
   systemIdentifierSchema,
   credentialsSchema,
@@ -94,7 +99,31 @@ const stateSchema = strict({
       }),
     )
     .default({}),
+  // Absent in snapshots written before agent-run backups existed.
+  backup: strict({
+    current: backupRunSchema().nullable(),
+    last: backupRunSchema().nullable(),
+    lastScheduledFireMs: nullableTimeMs,
+  }).default({ current: null, last: null, lastScheduledFireMs: null }),
 });
+
+function backupRunSchema() {
+  return strict({
+    id: backupRunIdSchema,
+    trigger: backupTriggerSchema,
+    by: textSchema,
+    label: backupLabelSchema,
+    member: memberNameSchema.nullable(),
+    requestedAtMs: timeMsSchema,
+    status: backupRunStatusSchema,
+    takenBy: memberNameSchema.nullable(),
+    startedAtMs: nullableTimeMs,
+    heartbeatAtMs: nullableTimeMs,
+    finishedAtMs: nullableTimeMs,
+    backupId: storeBackupIdSchema.nullable(),
+    detail: textSchema,
+  });
+}
 
 const envelopeSchema = strict({ format: z.literal(STATE_FORMAT), v: z.number(), state: z.unknown() });
 const encoder = new TextEncoder();

@@ -28,6 +28,8 @@ export interface ClusterState {
   readonly membership: Readonly<Record<string, MembershipIntent>>;
   /** Each member's latest operator action (restart, reload, reinit) and how it ended; absent: none yet. */
   readonly actions: Readonly<Record<string, MemberAction>>;
+  /** Base backups into the object store: the one asked for or running, the last one that ended, the schedule's progress. */
+  readonly backup: BackupState;
 }
 
 export interface InitializeState {
@@ -234,6 +236,55 @@ export interface MemberAction {
   readonly detail: string;
 }
 
+export const BACKUP_TRIGGERS = ['schedule', 'operator'] as const;
+export type BackupTrigger = (typeof BACKUP_TRIGGERS)[number];
+
+/** pending → running → done | failed; pending → cancelled | failed. Running heartbeats keep it running. */
+export const BACKUP_RUN_STATUSES = ['pending', 'running', 'done', 'failed', 'cancelled'] as const;
+export type BackupRunStatus = (typeof BACKUP_RUN_STATUSES)[number];
+
+/**
+ * A running backup whose member sent no heartbeat for this long may be
+ * ended as failed by another member (its agent or host died). Members send
+ * one every BACKUP_HEARTBEAT_MS while they take it.
+ */
+export const BACKUP_STALE_MS = 5 * 60_000;
+export const BACKUP_HEARTBEAT_MS = 60_000;
+
+/** One base backup asked for (by the schedule or an operator), taken by one member (src/node/backup-runner.ts). */
+export interface BackupRun {
+  /** Chosen by the requester; names this run in the updates. */
+  readonly id: string;
+  readonly trigger: BackupTrigger;
+  /** Who asked: an operator as the admin service recorded it, or the schedule. */
+  readonly by: string;
+  /** Free text recorded in the backup's manifest. */
+  readonly label: string;
+  /** The member asked to take it; null: the member dynamic config backup_take_on names when it starts. */
+  readonly member: string | null;
+  readonly requestedAtMs: number;
+  readonly status: BackupRunStatus;
+  /** The member that took it up. */
+  readonly takenBy: string | null;
+  readonly startedAtMs: number | null;
+  /** The taker's last heartbeat (or its start). */
+  readonly heartbeatAtMs: number | null;
+  readonly finishedAtMs: number | null;
+  /** The backup's id in the store once it is committed there. */
+  readonly backupId: string | null;
+  /** What happened, for people ('' until the taker says). */
+  readonly detail: string;
+}
+
+export interface BackupState {
+  /** The run asked for or in progress (one at a time); null: none. */
+  readonly current: BackupRun | null;
+  /** The last run that ended, with its outcome. */
+  readonly last: BackupRun | null;
+  /** The latest schedule time (cron fire, wall ms) a scheduled run was asked for. */
+  readonly lastScheduledFireMs: number | null;
+}
+
 /** Member names are Raft node ids: at most 56 characters so that `pgherd_<name>` fits PostgreSQL's 63-byte names. */
 export { MEMBER_NAME_PATTERN } from '../config/member-name.js';
 
@@ -268,6 +319,7 @@ export function initialClusterState(): ClusterState {
     pause: { paused: false, by: null, atMs: null },
     membership: {},
     actions: {},
+    backup: { current: null, last: null, lastScheduledFireMs: null },
   };
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../lib/errors.js';
+import { cronProblem } from '../lib/cron.js';
 import { configErrorFrom } from './zod-errors.js';
 
 /**
@@ -28,6 +29,18 @@ export const dynamicConfigSchema = z
     synchronous_mode: z.enum(['off', 'on', 'strict']).default('off'),
     /** How many synchronous standbys (FIRST n). */
     synchronous_node_count: z.number().int().min(1).max(16).default(1),
+    /** When base backups are taken into the backup store: a cron expression in UTC (5 fields, or 6 with seconds), or 'off'. */
+    backup_schedule: z
+      .string()
+      .max(100)
+      .refine((text) => text === 'off' || cronProblem(text) === null, { error: (issue) => `must be a cron expression in UTC like '0 1 * * *' (daily at 01:00) or 'off': ${cronProblem(String(issue.input))}` })
+      .default('0 1 * * *'),
+    /** Retention: the newest this many complete base backups are always kept (at least 1). */
+    backup_keep_count: z.number().int().min(1).max(1000).default(2),
+    /** Retention: also keep every backup needed to restore any point of the last this many days (0: by count only). */
+    backup_keep_days: z.number().int().min(0).max(3650).default(7),
+    /** Which member takes the base backups: the primary, or a streaming replica (the primary when none streams). */
+    backup_take_on: z.enum(['primary', 'replica']).default('primary'),
     /** A diverged former primary rejoins with pg_rewind (true) or is always re-cloned (false). */
     use_rewind: z.boolean().default(true),
     /** When a rewind fails: re-clone the node from the primary (true) or leave it stopped for an operator (false). */

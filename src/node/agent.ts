@@ -29,6 +29,7 @@ import { decodePositionResponse, encodePositionAnswer, unreachablePosition } fro
 import type { CandidatePosition } from '../ha/candidates.js';
 import { logConfigChanges } from './config-log.js';
 import { startBackup } from './backup.js';
+import { BackupRunner } from './backup-runner.js';
 import { isConfigured, recordJoin, startMembership } from './membership.js';
 
 /**
@@ -199,7 +200,19 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     queryPositions,
     wallNow: () => Date.now(),
     onApplied: (listener) => startedStore.on('applied', (event) => listener(event, startedStore.local())),
+    backupStore: () => backup?.store ?? null,
   };
+  const backups = new BackupRunner({
+    self: config.name,
+    cluster: config.cluster_name,
+    store,
+    objectStore: backup?.store ?? null,
+    binaries,
+    osUser,
+    log: log.child({ component: 'backup' }),
+    wallNow: () => Date.now(),
+    onEnded: (run) => metrics.observeBackup(run),
+  });
 
   // Operators on the node connect as the superuser with PGPASSFILE=<data_dir>/pgpass.
   let passfileWritten = false;
@@ -228,10 +241,12 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
   });
 
   loop.start();
+  backups.start();
   let http: { server: Server; address: string };
   try {
     http = await startHttp(config.http.listen, { ...httpSources, metrics }, log.child({ component: 'http' }));
   } catch (error) {
+    await backups.stop();
     await loop.stop();
     await driver.stop();
     await fence.close();
@@ -245,6 +260,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     stopping ??= (async () => {
       log.info({}, 'agent.stopping');
       stopMembership();
+      await backups.stop();
       await loop!.stop();
       const state = machine.state;
       const keep = options.keepPostgres === true || state.pause.paused;

@@ -11,6 +11,7 @@ import { registerMembers } from './members.js';
 import { addGlobalOptions } from './options.js';
 import { registerPause } from './pause.js';
 import { registerReinit } from './reinit.js';
+import { registerBackup } from './backup.js';
 import { registerReload } from './reload.js';
 import { registerRestart } from './restart.js';
 import { registerResume } from './resume.js';
@@ -27,8 +28,7 @@ import { registerWatch } from './watch.js';
 export function buildProgram(io: CtlIo, setExitCode: (code: number) => void): Command {
   const program = addGlobalOptions(
     new Command('pgherdctl')
-      .description('administer a pgherd cluster: list, topology, watch, switchover, failover, pause, resume, show-config, edit-config, history, dsn, members')
-      .description('administer a pgherd cluster: list, topology, watch, switchover, failover, restart, reload, reinit, pause, resume, show-config, edit-config, history, dsn')
+      .description('administer a pgherd cluster: list, topology, watch, switchover, failover, restart, reload, reinit, pause, resume, show-config, edit-config, history, dsn, members, backup')
       .exitOverride()
       .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
       .configureHelp({ showGlobalOptions: true }),
@@ -59,6 +59,7 @@ Exit codes: 0 done, 1 refused (the reason is printed), 2 usage or configuration 
   registerRestart(program, io, setExitCode);
   registerReload(program, io, setExitCode);
   registerReinit(program, io, setExitCode);
+  registerBackup(program, io, setExitCode);
   return program;
 }
 

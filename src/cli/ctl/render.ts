@@ -1,5 +1,9 @@
 import type { ArchiveView, BootstrapPlanView, CancelSwitchoverResult, ClusterStatus, MemberView, PauseView, PendingSwitchoverView, SwitchoverResult } from '../../admin/types.js';
 import { DEFAULT_TAGS, type MemberTags } from '../../cluster/state.js';
+import type { BackupRunView } from '../../admin/backup-wire.js';
+import { formatBytes } from '../../lib/bytes.js';
+
+export { formatBytes };
 
 /** Human output of pgherdctl, pure: what --json prints as data, said for people. */
 
@@ -40,7 +44,19 @@ export function renderList(status: ClusterStatus): string {
   for (const member of status.members) {
     if (member.bootstrap) lines.push(`Data source: ${member.name} — ${bootstrapText(member.bootstrap)}`);
   }
+  if (status.backupCurrent !== null) lines.push(`Backup: ${backupRunText(status.backupCurrent)}`);
+  // The last one only when it failed, or when nothing runs now: a done backup is news once.
+  const last = status.backupLast;
+  if (last !== null && (last.status === 'failed' || status.backupCurrent === null)) lines.push(`Last backup: ${backupRunText(last)}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** "running on n1 since …, requested by schedule '0 1 * * *'" / "done on n1 at …: backup 2026…". */
+export function backupRunText(run: BackupRunView): string {
+  const where = run.takenBy === null ? (run.member === null ? '' : ` (asked of ${run.member})`) : ` on ${run.takenBy}`;
+  const when = run.status === 'pending' ? ` since ${run.requestedAt}` : run.status === 'running' ? ` since ${run.startedAt ?? run.requestedAt}` : ` at ${run.finishedAt ?? run.requestedAt}`;
+  const failed = run.status === 'failed' ? 'FAILED' : run.status;
+  return `${failed}${where}${when}, requested by ${run.by}${run.detail === null ? '' : ` — ${run.detail}`}`;
 }
 
 export function archiveText(archive: ArchiveView): string {
@@ -55,18 +71,6 @@ export function bootstrapText(plan: BootstrapPlanView): string {
   const numbers =
     plan.walBytesSinceBackup === null || plan.backupBytes === null ? '' : ` (WAL since the backup ${formatBytes(plan.walBytesSinceBackup)}, backup ${formatBytes(plan.backupBytes)})`;
   return `${how}: ${plan.reason}${numbers}`;
-}
-
-/** Bytes for people: B, KiB, MiB, GiB, TiB with one decimal above B. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 export function renderSwitchover(kind: 'switchover' | 'failover', result: SwitchoverResult): string {

@@ -95,7 +95,7 @@ test('list: a table with the cluster header; --json: the ClusterStatus object', 
   t.is(json.code, 0, json.stderr);
   const status = JSON.parse(json.stdout);
   t.deepEqual(Object.keys(status).sort(), [
-    'answeredBy', 'answeringHa', 'clusterName', 'configVersion', 'epoch', 'historyLength', 'leader', 'linearizable', 'members', 'pause', 'raft', 'staleReason',
+    'answeredBy', 'answeringHa', 'backupCurrent', 'backupLast', 'clusterName', 'configVersion', 'epoch', 'historyLength', 'leader', 'linearizable', 'members', 'pause', 'raft', 'staleReason',
     'switchover', 'syncMembers', 'systemIdentifier',
   ]);
   t.like(status, { clusterName: 'pg-main', epoch: 1, leader: { member: 'n1', epoch: 1, timeline: 1 }, pause: { paused: true, by: 'bob' }, switchover: null });

@@ -107,6 +107,29 @@ const commandArbitraries: fc.Arbitrary<ClusterCommandInput>[] = [
     by: fc.constant('operator'),
   }),
   fc.record({ type: fc.constant('updateMemberAction' as const), atMs, member: actionMember, id: fc.constantFrom('a1', 'b2'), status: fc.constantFrom('running', 'done', 'failed', 'skipped', 'cancelled'), detail: text }),
+  // Two run ids and the bootstrap members: so that updates often find the run a request recorded.
+  fc.oneof(
+    fc.record({
+      type: fc.constant('requestBackup' as const),
+      atMs,
+      id: fc.constantFrom('0000aaaa', '0000bbbb'),
+      trigger: fc.constant('operator' as const),
+      by: fc.constant('operator'),
+      label: fc.constantFrom('', 'weekly'),
+      member: fc.option(actionMember, { nil: null }),
+      fireAtMs: fc.constant(null),
+    }),
+    fc.record({ type: fc.constant('requestBackup' as const), atMs, id: fc.constant('0000cccc'), trigger: fc.constant('schedule' as const), by: fc.constant('schedule'), fireAtMs: atMs }),
+  ),
+  fc.record({
+    type: fc.constant('updateBackup' as const),
+    atMs,
+    id: fc.constantFrom('0000aaaa', '0000bbbb', '0000cccc'),
+    member: actionMember,
+    status: fc.constantFrom('running', 'done', 'failed', 'cancelled'),
+    backupId: fc.constantFrom(null, '20261126T181500Z-3fa9c2'),
+    detail: text,
+  }),
 ];
 
 export const commandArbitrary: fc.Arbitrary<ClusterCommandInput> = fc.oneof(...commandArbitraries);

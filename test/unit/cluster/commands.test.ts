@@ -28,6 +28,8 @@ test('command types and rejection codes are stable', (t) => {
     'setMembership',
     'requestMemberAction',
     'updateMemberAction',
+    'requestBackup',
+    'updateBackup',
   ]);
   t.deepEqual(REJECTION_CODES, [
     'ALREADY_INITIALIZED',
@@ -58,6 +60,12 @@ test('command types and rejection codes are stable', (t) => {
     'ACTION_PENDING',
     'NO_ACTION',
     'ACTION_RUNNING',
+    'BACKUP_PENDING',
+    'BACKUP_RUNNING',
+    'ALREADY_SCHEDULED',
+    'NO_BACKUP',
+    'NOT_ASKED',
+    'NOT_TAKER',
   ]);
 });
 
