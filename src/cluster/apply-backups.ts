@@ -22,7 +22,7 @@ export function applyRequestBackup(state: ClusterState, command: CommandOf<'requ
   if (scheduled !== (command.fireAtMs !== null)) return rejected(state, 'INVALID', 'a scheduled backup names its schedule time (fireAtMs), and only a scheduled one does');
   const lastFire = state.backup.lastScheduledFireMs;
   if (scheduled && lastFire !== null && command.fireAtMs! <= lastFire) {
-    return rejected(state, 'ALREADY_SCHEDULED', `the scheduled backup for ${new Date(command.fireAtMs!).toISOString()} was already asked for (latest schedule time asked for: ${new Date(lastFire).toISOString()})`);
+    return rejected(state, 'ALREADY_SCHEDULED', `the scheduled backup for schedule time ${command.fireAtMs} (ms since the epoch) was already asked for (the latest asked for: ${lastFire})`);
   }
   const run: BackupRun = {
     id: command.id,

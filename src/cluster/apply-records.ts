@@ -47,6 +47,25 @@ export function applyRecordBootstrapPlan(state: ClusterState, command: CommandOf
   return accepted({ ...state, bootstrap: withEntry(state.bootstrap, command.member, plan) });
 }
 
+/**
+ * The member's restore of its planned base backup failed: its s3 plan for
+ * `backupId` becomes pg_basebackup from `source`. Compare-and-set on that
+ * plan (PLAN_CHANGED otherwise), so a late report never overwrites a newer
+ * decision. The numbers that chose S3 stay: they still explain the plan.
+ */
+export function applyBootstrapFallback(state: ClusterState, command: CommandOf<'bootstrapFallback'>): ApplyOutcome {
+  if (!lookup(state.members, command.member)) return unknownMember(state, command.member);
+  if (!lookup(state.members, command.source)) return unknownMember(state, command.source);
+  if (command.source === command.member) return rejected(state, 'INVALID', `${command.member} cannot copy its data from itself`);
+  const plan = lookup(state.bootstrap, command.member);
+  if (plan === undefined || plan.method !== 's3' || plan.source !== command.backupId) {
+    const current = plan === undefined ? `${command.member} has no bootstrap plan` : `the plan of ${command.member} is ${plan.method} from ${plan.source}`;
+    return rejected(state, 'PLAN_CHANGED', `${current}, not the restore of ${command.backupId}`);
+  }
+  const fallback = { ...plan, method: 'basebackup' as const, source: command.source, reason: command.reason, decidedAtMs: command.atMs };
+  return accepted({ ...state, bootstrap: withEntry(state.bootstrap, command.member, fallback) });
+}
+
 /** Merge-patch the dynamic configuration; the merged whole must pass parseDynamicConfig (errors name the key). */
 export function applyPatchConfig(state: ClusterState, command: CommandOf<'patchConfig'>): ApplyOutcome {
   if (command.expectedVersion !== state.config.version) {

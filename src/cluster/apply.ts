@@ -3,7 +3,7 @@ import { applyRequestMemberAction, applyUpdateMemberAction } from './apply-actio
 import { applyRequestBackup, applyUpdateBackup } from './apply-backups.js';
 import { applyCancelSwitchover, applyPromote, applyReleaseLeader, applyRenewLease, applyRequestSwitchover, applySetSync } from './apply-leader.js';
 import { applyInitializeClaim, applyInitializeDone, applyRegisterMember, applyRemoveMember, applySetMembership, applyUpdateMemberStatus } from './apply-members.js';
-import { applyDropSlot, applyPatchConfig, applyRecordBootstrapPlan, applyRecordSlot, applySetPause } from './apply-records.js';
+import { applyBootstrapFallback, applyDropSlot, applyPatchConfig, applyRecordBootstrapPlan, applyRecordSlot, applySetPause } from './apply-records.js';
 import type { ClusterCommand } from './commands.js';
 import type { ApplyOutcome } from './results.js';
 import type { ClusterState } from './state.js';
@@ -52,6 +52,8 @@ function dispatch(state: ClusterState, command: ClusterCommand): ApplyOutcome {
       return applyDropSlot(state, command);
     case 'recordBootstrapPlan':
       return applyRecordBootstrapPlan(state, command);
+    case 'bootstrapFallback':
+      return applyBootstrapFallback(state, command);
     case 'patchConfig':
       return applyPatchConfig(state, command);
     case 'requestSwitchover':

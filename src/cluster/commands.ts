@@ -73,6 +73,11 @@ export const commandSchema = z.discriminatedUnion('type', [
   command('dropSlot', { member: memberNameSchema, ...leaderEpoch }),
   /** The primary decided how `member` gets its data. */
   command('recordBootstrapPlan', { member: memberNameSchema, ...bootstrapPlanFields, ...leaderEpoch }),
+  /**
+   * `member`'s restore of base backup `backupId` (its s3 plan) failed: the plan becomes pg_basebackup from
+   * `source`, with `reason`. Proposed by the member itself; refused unless that s3 plan is still the plan.
+   */
+  command('bootstrapFallback', { member: memberNameSchema, backupId: bootstrapPlanFields.source, source: memberNameSchema, reason: textSchema }),
   /** JSON merge patch of the dynamic configuration; CAS on its version. */
   command('patchConfig', { expectedVersion: epochSchema, patch: configPatchSchema }),
   command('requestSwitchover', { from: memberNameSchema, to: memberNameSchema.nullable(), scheduledAtMs: timeMsSchema.nullable() }),

@@ -45,6 +45,8 @@ export const REJECTION_CODES = [
   /** recordSlot: another member's slot already has this slot name. */
   'SLOT_NAME_CONFLICT',
   'UNKNOWN_SLOT',
+  /** bootstrapFallback: the member's plan is no longer the S3 restore that failed. */
+  'PLAN_CHANGED',
   'SWITCHOVER_PENDING',
   'NO_SWITCHOVER',
   /** The command is self-contradictory (e.g. a switchover to the primary itself). */

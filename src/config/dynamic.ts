@@ -25,6 +25,14 @@ export const dynamicConfigSchema = z
     candidate_query_timeout_ms: z.number().int().min(50).max(10_000).default(500),
     /** A crashed PostgreSQL under a live agent may restart for this long before a failover. */
     primary_start_timeout_ms: z.number().int().min(0).max(3_600_000).default(10_000),
+    /**
+     * A new member is restored from the newest usable base backup in the store (then replays the
+     * archive) only while the WAL written since that backup started is at most this many bytes; otherwise
+     * it is cloned with pg_basebackup (DESIGN §6). 0: only a backup with no WAL since its start.
+     */
+    bootstrap_s3_max_wal_bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(10 * 1024 ** 3),
+    /** ...and at most this fraction of the backup's size (uncompressed); both limits must hold. */
+    bootstrap_s3_max_wal_ratio: z.number().min(0).max(1).default(0.3),
     /** off: asynchronous replication; on: synchronous standbys, may degrade to async when none is healthy; strict: never degrade. */
     synchronous_mode: z.enum(['off', 'on', 'strict']).default('off'),
     /** How many synchronous standbys (FIRST n). */

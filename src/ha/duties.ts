@@ -1,4 +1,6 @@
-import { slotNameFor, type ClusterState } from '../cluster/state.js';
+import { lookup } from '../cluster/records.js';
+import { slotNameFor, type BootstrapMethod, type ClusterState } from '../cluster/state.js';
+import { chooseCloneSource, decideBootstrap, type BackupCatalogView } from './bootstrap-rule.js';
 
 /**
  * The primary's bookkeeping for the other members (DESIGN.md §6 steps 1-2):
@@ -15,15 +17,30 @@ export type PrimaryDuty =
   | { readonly kind: 'ensureSlot'; readonly member: string; readonly slotName: string; readonly existsLocally: boolean }
   /** A pgherd slot of a member that is no longer registered: drop it locally, and its record if there is one. */
   | { readonly kind: 'dropSlot'; readonly slotName: string; readonly member: string | null }
-  /** Decide how `member` gets its data: pg_basebackup from `source` (the S3 branch arrives with backups). */
-  | { readonly kind: 'recordBootstrapPlan'; readonly member: string; readonly source: string; readonly reason: string };
+  /** Record how `member` gets its data (bootstrap-rule.ts): a base backup id (s3) or a member (basebackup), with the numbers behind it. */
+  | {
+      readonly kind: 'recordBootstrapPlan';
+      readonly member: string;
+      readonly method: BootstrapMethod;
+      readonly source: string;
+      readonly reason: string;
+      readonly walBytesSinceBackup: number | null;
+      readonly backupBytes: number | null;
+    };
 
 export interface LocalSlot {
   readonly slotName: string;
   readonly slotType: string;
 }
 
-export function decidePrimaryDuties(state: ClusterState, self: string, localSlots: readonly LocalSlot[]): PrimaryDuty[] {
+/** What the bootstrap plans are decided on besides the state: the store's backups and the primary's position. */
+export interface PrimaryBootstrapFacts {
+  readonly catalog: BackupCatalogView;
+  readonly primaryLsn: string;
+  readonly primaryTimeline: number;
+}
+
+export function decidePrimaryDuties(state: ClusterState, self: string, localSlots: readonly LocalSlot[], facts: PrimaryBootstrapFacts): PrimaryDuty[] {
   const leader = state.leader;
   if (leader === null || leader.member !== self) return [];
   const duties: PrimaryDuty[] = [];
@@ -44,14 +61,32 @@ export function decidePrimaryDuties(state: ClusterState, self: string, localSlot
     const owner = Object.entries(state.slots).find(([, slot]) => slot.slotName === slotName)?.[0] ?? null;
     duties.push({ kind: 'dropSlot', slotName, member: owner });
   }
-  // Always from the primary for now: the member's slot lives there. A clonefrom replica would
-  // need the slot on itself too (physical slots are not replicated); that arrives with backups.
-  for (const name of Object.keys(state.members).sort()) {
-    if (name === self || state.bootstrap[name]) continue;
-    const slot = state.slots[name];
-    if (!slot || slot.createdByEpoch !== leader.epoch) continue;
-    duties.push({ kind: 'recordBootstrapPlan', member: name, source: self, reason: 'no base backup store configured: pg_basebackup from the primary' });
+  for (const name of membersAwaitingPlan(state, self)) {
+    const status = state.members[name]!.status;
+    // Wait for the member's first report: it says whether it has a store to restore from.
+    if (status === null) continue;
+    const choice = decideBootstrap({
+      member: name,
+      catalog: facts.catalog,
+      primaryLsn: facts.primaryLsn,
+      primaryTimeline: facts.primaryTimeline,
+      systemIdentifier: state.initialize?.systemIdentifier ?? '',
+      history: state.history,
+      memberStore: { configured: status.archive !== null, failure: status.archive?.failure ?? null },
+      maxWalBytes: state.config.values.bootstrap_s3_max_wal_bytes,
+      maxWalRatio: state.config.values.bootstrap_s3_max_wal_ratio,
+      cloneSource: chooseCloneSource(state, name) ?? self,
+    });
+    if (choice !== null) duties.push({ kind: 'recordBootstrapPlan', member: name, ...choice });
   }
   return duties;
 }
 
+/** Members with a slot recorded in this epoch and no bootstrap plan yet: the primary owes each a plan (and reads the catalog for them). */
+export function membersAwaitingPlan(state: ClusterState, self: string): string[] {
+  const leader = state.leader;
+  if (leader === null || leader.member !== self) return [];
+  return Object.keys(state.members)
+    .sort()
+    .filter((name) => name !== self && lookup(state.bootstrap, name) === undefined && lookup(state.slots, name)?.createdByEpoch === leader.epoch);
+}

@@ -30,8 +30,10 @@ import {
   type LocalConnection,
 } from '../postgres/index.js';
 import { withConnection } from '../postgres/sql.js';
+import type { ObjectStore } from '../backup/store.js';
 import type { CallbackRunner } from './callbacks.js';
 import type { PrimaryDuty } from './duties.js';
+import { bootstrapFromBackup } from './s3-bootstrap.js';
 
 /**
  * The only code that changes PostgreSQL on behalf of the HA loop: each
@@ -56,6 +58,8 @@ export interface ExecutorContext {
   readonly wallNow: () => number;
   /** The agent-served archive_command and restore_command, when a backup store is configured. */
   readonly walArchive?: ServerSettings['walArchive'];
+  /** This node's backup store, when one is configured: a new member restores its S3 plan's backup from it. */
+  readonly backupStore?: ObjectStore;
 }
 
 const CREDENTIALS_FILE = 'initialize-credentials.json';
@@ -179,26 +183,58 @@ export class HaExecutor {
     return credentials;
   }
 
-  /** pg_basebackup from `source` with this member's slot into the (empty) data directory, then start as its standby. */
+  /** pg_basebackup from `source` into the (empty) data directory, then start as the primary's standby with this member's slot. */
   async clone(state: ClusterState, source: string): Promise<void> {
     await this.copyFrom(state, source, false);
   }
 
-  /** The one pg_basebackup path: a new member's first copy, or a re-clone (`overwrite`) of a diverged one. */
+  /**
+   * An S3 plan: restore base backup `backupId` from this node's store into the (empty) data
+   * directory, start as `upstream`'s standby (replaying the archive, then streaming with its slot)
+   * and wait until it streams. On any failure the data directory is left empty and the error thrown.
+   */
+  async restore(state: ClusterState, backupId: string, upstream: string): Promise<void> {
+    this.ctx.log.info({ backupId, upstream }, 'ha.bootstrap_s3_started');
+    const credentials = requireCredentials(state);
+    await bootstrapFromBackup(
+      {
+        store: this.ctx.backupStore,
+        cluster: this.ctx.config.cluster_name,
+        restoreCommand: this.ctx.walArchive?.restoreCommand,
+        binaries: this.ctx.binaries,
+        osUser: this.ctx.osUser,
+        dataDir: this.pgDataDir,
+        controller: () => this.controller(credentials),
+        startStandby: () => this.startStandby(state, upstream),
+        connection: () => this.connection(credentials),
+        now: this.ctx.now,
+        log: this.ctx.log,
+      },
+      backupId,
+    );
+  }
+
+  /**
+   * The one pg_basebackup path: a new member's first copy, or a re-clone (`overwrite`) of a
+   * diverged one. From the primary with this member's slot; from a replica (clonefrom) through a
+   * temporary slot there, since this member's slot lives on the primary. Either way the copy then
+   * streams from the primary with its slot.
+   */
   private async copyFrom(state: ClusterState, source: string, overwrite: boolean): Promise<void> {
     const credentials = requireCredentials(state);
     const member = state.members[source];
     if (!member) throw new Error(`clone source ${source} is not a member`);
+    const primary = state.leader?.member ?? source;
     await basebackup({
       binaries: this.ctx.binaries,
       osUser: this.ctx.osUser,
       targetDir: this.pgDataDir,
       source: { host: member.registration.postgresHost, port: member.registration.postgresPort, user: REPLICATION_ROLE, password: credentials.replicationPassword },
-      slotName: slotNameFor(this.ctx.self),
+      slotName: source === primary ? slotNameFor(this.ctx.self) : null,
       overwrite,
       log: this.ctx.log,
     });
-    await this.startStandby(state, source);
+    await this.startStandby(state, primary);
   }
 
   async startStandby(state: ClusterState, upstream: string | null): Promise<void> {
@@ -369,13 +405,14 @@ export class HaExecutor {
             type: 'recordBootstrapPlan',
             atMs: this.ctx.wallNow(),
             member: duty.member,
-            method: 'basebackup',
+            method: duty.method,
             source: duty.source,
             reason: duty.reason,
-            walBytesSinceBackup: null,
-            backupBytes: null,
+            walBytesSinceBackup: duty.walBytesSinceBackup,
+            backupBytes: duty.backupBytes,
             leaderEpoch: epoch,
           });
+          if (result.ok) this.ctx.log.info({ member: duty.member, method: duty.method, source: duty.source, reason: duty.reason, walBytesSinceBackup: duty.walBytesSinceBackup, backupBytes: duty.backupBytes }, 'ha.bootstrap_planned');
           this.logResult('recordBootstrapPlan', duty.member, result);
           break;
         }

@@ -1,5 +1,6 @@
 import { compareLsn } from '../cluster/lsn.js';
 import type { ClusterState, MemberRegistration } from '../cluster/state.js';
+import { chooseCloneSource, isCloneSource } from './bootstrap-rule.js';
 
 /**
  * What a node does with its data directory and its PostgreSQL process
@@ -20,7 +21,11 @@ import type { ClusterState, MemberRegistration } from '../cluster/state.js';
  *    switchover): then it has nothing the new primary lacks and follows
  *    it as it is (PostgreSQL checks the fork point again when it streams);
  *  - a clone waits until the primary has created this member's slot in
- *    the current epoch and recorded a bootstrap plan (slot first).
+ *    the current epoch and recorded a bootstrap plan (slot first);
+ *  - an S3 plan restores the backup into the empty data directory; when
+ *    that fails (the executor empties the directory again), the failure is
+ *    recorded in the plan first (bootstrapFallback), then the member is
+ *    cloned with pg_basebackup like any other.
  */
 
 /** The data directory, as classified by postgres/controldata.ts (system identifier as decimal text). */
@@ -65,7 +70,16 @@ export interface LifecycleObservation {
    * DIVERGED); cleared by the next successful start.
    */
   readonly standbyStartDiverged: boolean;
+  /**
+   * This agent's last attempt at its data failed and the plan does not say so yet: the S3 restore
+   * of `backupId`, or the pg_basebackup from `source`; null otherwise (cleared when recorded or done).
+   */
+  readonly bootstrapFailure: BootstrapFailure | null;
 }
+
+export type BootstrapFailure =
+  | { readonly kind: 's3'; readonly backupId: string; readonly error: string }
+  | { readonly kind: 'basebackup'; readonly source: string; readonly error: string };
 
 export const LIFECYCLE_REASONS = [
   'NOT_REGISTERED',
@@ -79,6 +93,7 @@ export const LIFECYCLE_REASONS = [
   'WAITING_FOR_INITIALIZER',
   'WAITING_FOR_SLOT_AND_PLAN',
   'BOOTSTRAP_PLAN',
+  'BOOTSTRAP_S3_FAILED',
   'PRIMARY_NOT_RUNNING',
   'PRIMARY_START_TIMEOUT',
   'CONFIRM_LEASE_FIRST',
@@ -102,6 +117,10 @@ export type LifecycleAction =
   /** initdb (fresh) or finish an interrupted bootstrap (existing data of our own claim), start, create roles, record the system identifier. */
   | { readonly kind: 'initialize'; readonly fresh: boolean; readonly reason: 'INITIALIZER' | 'RESUME_INITIALIZE' }
   | { readonly kind: 'clone'; readonly source: string; readonly reason: 'BOOTSTRAP_PLAN' }
+  /** Restore base backup `backupId` from the store into the empty data directory, start as `upstream`'s standby (replay the archive, then stream). */
+  | { readonly kind: 'restore'; readonly backupId: string; readonly upstream: string; readonly reason: 'BOOTSTRAP_PLAN' }
+  /** The restore of the planned backup failed: rewrite the plan to pg_basebackup from `source`, saying why (then clone). */
+  | { readonly kind: 'recordBootstrapFallback'; readonly backupId: string; readonly source: string; readonly error: string; readonly reason: 'BOOTSTRAP_S3_FAILED' }
   | { readonly kind: 'startPrimary'; readonly reason: 'PRIMARY_NOT_RUNNING' }
   /** Give the leader key back: PostgreSQL would not come up within primary_start_timeout_ms. */
   | { readonly kind: 'releaseLeader'; readonly epoch: number; readonly reason: 'PRIMARY_START_TIMEOUT' }
@@ -117,7 +136,7 @@ export type LifecycleAction =
     };
 
 /** In maintenance mode (pause) the agent registers and renews but never starts, stops, clones or rewinds PostgreSQL on its own. */
-const PAUSE_BLOCKS: ReadonlySet<LifecycleAction['kind']> = new Set(['clone', 'startPrimary', 'releaseLeader', 'startStandby', 'rejoin', 'retire']);
+const PAUSE_BLOCKS: ReadonlySet<LifecycleAction['kind']> = new Set(['clone', 'restore', 'startPrimary', 'releaseLeader', 'startStandby', 'rejoin', 'retire']);
 
 export function decideLifecycle(o: LifecycleObservation): LifecycleAction {
   const action = decideUnpaused(o);
@@ -202,9 +221,26 @@ function decideClone(o: LifecycleObservation): LifecycleAction {
   if (leader === null || leader.member === self || !slot || slot.createdByEpoch !== leader.epoch || !plan) {
     return { kind: 'wait', reason: 'WAITING_FOR_SLOT_AND_PLAN' };
   }
-  // The S3 branch arrives with the backup store; until then every plan copies from a member.
-  const source = plan.method === 'basebackup' && state.members[plan.source] ? plan.source : leader.member;
-  return { kind: 'clone', source, reason: 'BOOTSTRAP_PLAN' };
+  if (plan.method === 's3') {
+    const failure = o.bootstrapFailure;
+    if (failure?.kind !== 's3' || failure.backupId !== plan.source) return { kind: 'restore', backupId: plan.source, upstream: leader.member, reason: 'BOOTSTRAP_PLAN' };
+    const source = chooseCloneSource(state, self) ?? leader.member;
+    return { kind: 'recordBootstrapFallback', backupId: plan.source, source, error: failure.error, reason: 'BOOTSTRAP_S3_FAILED' };
+  }
+  return { kind: 'clone', source: basebackupSource(o, plan.source, slot.createdAtLsn), reason: 'BOOTSTRAP_PLAN' };
+}
+
+/**
+ * The plan's source while it still is one: the primary, or a clonefrom
+ * replica that still reports itself fit (bootstrap-rule.ts) and did not
+ * just fail this member's copy. Otherwise the primary: a plan must never
+ * leave a new member waiting on a member that cannot serve it.
+ */
+function basebackupSource(o: LifecycleObservation, planned: string, slotLsn: string): string {
+  const leader = o.state.leader!.member;
+  if (planned === leader) return leader;
+  const failed = o.bootstrapFailure?.kind === 'basebackup' && o.bootstrapFailure.source === planned;
+  return !failed && isCloneSource(o.state, planned, slotLsn) ? planned : leader;
 }
 
 /** This node holds the leader key: keep (or bring back) its PostgreSQL as the primary. */

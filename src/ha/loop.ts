@@ -15,7 +15,10 @@ import type { CandidatePositionAnswer } from '../raft/transport/position.js';
 import { ActionRunner } from './action-runner.js';
 import type { CandidatePosition } from './candidates.js';
 import { decideFailover, decideLocal, decideRaftLeadership, failoverCommand, firstLeaseCommand, type HaObservation, type LocalDecision } from './decide.js';
-import { decidePrimaryDuties } from './duties.js';
+import type { BootstrapCatalog } from './bootstrap-catalog.js';
+import type { BackupCatalogView } from './bootstrap-rule.js';
+import { BootstrapRunner } from './bootstrap-runner.js';
+import { decidePrimaryDuties, membersAwaitingPlan } from './duties.js';
 import type { HaExecutor } from './executor.js';
 import type { FenceKeeper } from './fence-keeper.js';
 import { primaryLeaseRemainingMs } from './lease.js';
@@ -59,6 +62,8 @@ export interface HaLoopOptions {
   readonly onLoopRun?: (durationMs: number) => void;
   /** This node's WAL archiving and store health, reported with its status; absent: no store configured. */
   readonly archiveReport?: () => Promise<ArchiveReport>;
+  /** The store's base backups for bootstrap plans (read only while a member waits for one); absent: no store configured. */
+  readonly bootstrapCatalog?: BootstrapCatalog;
 }
 
 /** What the node did last, for the HTTP endpoints and the demo. */
@@ -108,6 +113,8 @@ export class HaLoop {
   private readonly switchover: SwitchoverRunner;
   /** Operators' restart, reload and reinit of this member (member-actions.ts, action-runner.ts). */
   private readonly actions: ActionRunner;
+  /** This member's own clone or S3 restore, and the fallback when the restore fails. */
+  private readonly bootstrap: BootstrapRunner;
 
   constructor(private readonly o: HaLoopOptions) {
     this.lastLoopDoneAtMs = o.now();
@@ -126,6 +133,7 @@ export class HaLoop {
         this.confirmedRenewalSentAtMs = null;
       },
     });
+    this.bootstrap = new BootstrapRunner({ self: o.self, store: o.store, executor: o.executor, log: o.log, wallNow: o.wallNow });
     this.actions = new ActionRunner({ self: o.self, store: o.store, executor: o.executor, log: o.log, now: o.now, wallNow: o.wallNow, renew: (epoch) => this.renew(epoch) });
   }
 
@@ -298,6 +306,7 @@ export class HaLoop {
       primaryDownSinceMs: this.primaryDownSinceMs,
       notStreamingSinceMs: this.notStreamingSinceMs,
       standbyStartDiverged: this.standbyStartDiverged,
+      bootstrapFailure: this.bootstrap.failure,
     });
     const memberAction = decideMemberAction({
       wallNowMs: this.o.wallNow(),
@@ -342,7 +351,7 @@ export class HaLoop {
     const key = `${action.kind}:${action.reason}`;
     if (key === this.lastLifecycleLog && action.kind !== 'refuse') return;
     this.lastLifecycleLog = key;
-    const fields = { action: action.kind, reason: action.reason, ...('detail' in action ? { detail: action.detail } : {}), ...('source' in action ? { source: action.source } : {}), ...('upstream' in action ? { upstream: action.upstream } : {}) };
+    const fields = { action: action.kind, reason: action.reason, ...('detail' in action ? { detail: action.detail } : {}), ...('source' in action ? { source: action.source } : {}), ...('backupId' in action ? { backupId: action.backupId } : {}), ...('upstream' in action ? { upstream: action.upstream } : {}) };
     if (action.kind === 'refuse') this.o.log.error(fields, 'ha.refused');
     else this.o.log.info(fields, 'ha.lifecycle');
   }
@@ -369,7 +378,9 @@ export class HaLoop {
         this.kick();
         return;
       case 'clone':
-        await ex.clone(state, action.source);
+      case 'restore':
+      case 'recordBootstrapFallback':
+        await this.bootstrap.run(state, action);
         return;
       case 'startPrimary':
         this.armFence(state);
@@ -450,7 +461,8 @@ export class HaLoop {
           for (let pass = 0; pass < 2; pass++) {
             // Linearizable: on a follower the local copy may not show what this node just committed.
             const fresh = pass === 0 ? this.o.store.local() : await this.o.store.read();
-            const duties = decidePrimaryDuties(fresh, this.o.self, slots);
+            const facts = { catalog: this.backupCatalog(fresh), primaryLsn: formatLsn(obs.currentLsn), primaryTimeline: obs.timeline };
+            const duties = decidePrimaryDuties(fresh, this.o.self, slots, facts);
             if (duties.length === 0) break;
             await this.o.executor.runDuties(fresh, duties, decision.epoch, formatLsn(obs.currentLsn));
             slots = [...slots, ...duties.flatMap((d) => (d.kind === 'ensureSlot' ? [{ slotName: d.slotName, slotType: 'physical', active: false, restartLsn: null }] : []))];
@@ -484,6 +496,13 @@ export class HaLoop {
       case 'none':
         return;
     }
+  }
+
+  /** The store's backups, read in the background only while a member waits for its plan (the loop runs again when read). */
+  private backupCatalog(state: ClusterState): BackupCatalogView {
+    if (this.o.bootstrapCatalog === undefined) return { kind: 'noStore' };
+    if (membersAwaitingPlan(state, this.o.self).length === 0) return { kind: 'pending' };
+    return this.o.bootstrapCatalog.view(() => this.kick());
   }
 
   /** Commit a renewal; on success the lease runs from when it was SENT, and the fence is pushed out to match. */

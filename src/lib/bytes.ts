@@ -1,4 +1,4 @@
-/** Bytes for people: B, KiB, MiB, GiB, TiB with one decimal above B. */
+/** Bytes for people: B, KiB, MiB, GiB, TiB with one decimal above B. Pure. */
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes;

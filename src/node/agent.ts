@@ -17,6 +17,7 @@ import { HaExecutor } from '../ha/executor.js';
 import { Fence } from '../ha/fence.js';
 import { FenceKeeper } from '../ha/fence-keeper.js';
 import { HaLoop } from '../ha/loop.js';
+import { BootstrapCatalog, readBackupSummaries } from '../ha/bootstrap-catalog.js';
 import { ConfigError, ProposalDroppedError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { productionRng } from '../lib/random.js';
@@ -147,7 +148,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     memoryBytes: totalmem(),
     now,
     wallNow: () => Date.now(),
-    ...(backup ? { walArchive: backup.walArchive } : {}),
+    ...(backup ? { walArchive: backup.walArchive, backupStore: backup.store } : {}),
   });
   const runDir = join(config.data_dir, 'fence');
   const fenceLog = log.child({ component: 'fence' });
@@ -186,6 +187,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     wallNow: () => Date.now(),
     onLoopRun: (durationMs) => metrics.observeHaLoop(durationMs),
     ...(backup ? { archiveReport: () => backup.archiveReport() } : {}),
+    ...(backup ? { bootstrapCatalog: new BootstrapCatalog({ read: () => readBackupSummaries(backup.store, config.cluster_name), now, log: haLog }) } : {}),
   });
   const startedStore = store;
   const startedLoop = loop;

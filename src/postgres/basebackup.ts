@@ -25,8 +25,11 @@ export interface BasebackupOptions {
   readonly osUser: PgOsUser;
   readonly targetDir: string;
   readonly source: SourceServer;
-  /** This member's slot on the source, created before the copy (DESIGN §6). */
-  readonly slotName: string;
+  /**
+   * This member's slot on the source, created before the copy (DESIGN §6); null when copying from
+   * a replica (the slot lives on the primary): pg_basebackup then streams through a temporary slot.
+   */
+  readonly slotName: string | null;
   /** Empty a non-empty target first (it is refused otherwise). */
   readonly overwrite?: boolean;
   readonly timeoutMs?: number;
@@ -40,7 +43,7 @@ export interface BasebackupOptions {
  */
 export async function basebackup(options: BasebackupOptions): Promise<{ durationMs: number }> {
   const log = options.log ?? silentLogger;
-  assertSlotName(options.slotName);
+  if (options.slotName !== null) assertSlotName(options.slotName);
   await mkdirForPg(options.osUser, options.targetDir);
   const entries = await readdir(options.targetDir);
   if (entries.length > 0) {
@@ -49,7 +52,8 @@ export async function basebackup(options: BasebackupOptions): Promise<{ duration
     log.warn({ targetDir: options.targetDir, entries: entries.length }, 'postgres.basebackup_target_emptied');
   }
   const { source } = options;
-  const args = ['-D', options.targetDir, '-X', 'stream', '-S', options.slotName, '--checkpoint=fast', '-h', source.host, '-p', String(source.port), '-U', source.user, '--no-password'];
+  const slotArgs = options.slotName === null ? [] : ['-S', options.slotName];
+  const args = ['-D', options.targetDir, '-X', 'stream', ...slotArgs, '--checkpoint=fast', '-h', source.host, '-p', String(source.port), '-U', source.user, '--no-password'];
   log.info({ targetDir: options.targetDir, sourceHost: source.host, sourcePort: source.port, slot: options.slotName }, 'postgres.basebackup_started');
   const run = await withTempPassfile(options.osUser, source.user, source.password, (passfile) =>
     runToolOk('pg_basebackup', options.binaries.path('pg_basebackup'), args, {

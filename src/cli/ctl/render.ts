@@ -3,8 +3,6 @@ import { DEFAULT_TAGS, type MemberTags } from '../../cluster/state.js';
 import type { BackupRunView } from '../../admin/backup-wire.js';
 import { formatBytes } from '../../lib/bytes.js';
 
-export { formatBytes };
-
 /** Human output of pgherdctl, pure: what --json prints as data, said for people. */
 
 const MIB = 1024 * 1024;

@@ -62,6 +62,30 @@ test('recordBootstrapPlan: s3 plans carry the numbers; basebackup plans may not'
   expectRefused(t, state, { ...s3, leaderEpoch: 2 }, 'EPOCH_MISMATCH');
 });
 
+test('bootstrapFallback: an s3 plan that failed becomes pg_basebackup from the source, keeping its numbers; only that plan', (t) => {
+  const id = '20261126T181500Z-3fa9c2';
+  const s3 = { type: 'recordBootstrapPlan', atMs: T0_MS + 4, member: 'n3', method: 's3', source: id, reason: 'within both limits', walBytesSinceBackup: 5 * 1024 ** 2, backupBytes: 20 * 1024 ** 2, leaderEpoch: 1 } as const;
+  const planned = expectOk(t, runningCluster(), s3).state;
+  const fallback = { type: 'bootstrapFallback', atMs: T0_MS + 9, member: 'n3', backupId: id, source: 'n1', reason: `S3 restore of ${id} failed: sha256 mismatch; pg_basebackup from n1` } as const;
+  const { state: next } = expectOk(t, planned, fallback);
+  t.deepEqual(next.bootstrap.n3, {
+    method: 'basebackup',
+    source: 'n1',
+    reason: `S3 restore of ${id} failed: sha256 mismatch; pg_basebackup from n1`,
+    walBytesSinceBackup: 5 * 1024 ** 2,
+    backupBytes: 20 * 1024 ** 2,
+    decidedAtMs: T0_MS + 9,
+  });
+  t.regex(expectRefused(t, next, fallback, 'PLAN_CHANGED').reason, /the plan of n3 is basebackup from n1, not the restore of 20261126T181500Z-3fa9c2/, 'a repeated report finds the fallback recorded');
+  expectRefused(t, planned, { ...fallback, backupId: '20261126T181500Z-000000' }, 'PLAN_CHANGED');
+  t.is(expectRefused(t, runningCluster(), fallback, 'PLAN_CHANGED').reason, `n3 has no bootstrap plan, not the restore of ${id}`);
+  expectRefused(t, planned, { ...fallback, member: 'n9' }, 'UNKNOWN_MEMBER');
+  expectRefused(t, planned, { ...fallback, source: 'n9' }, 'UNKNOWN_MEMBER');
+  expectRefused(t, planned, { ...fallback, source: 'n3' }, 'INVALID');
+  t.is(expectOk(t, planned, { ...fallback, source: 'n2' }).state.bootstrap.n3?.source, 'n2', 'from a clonefrom replica');
+  t.throws(() => expectOk(t, planned, { ...fallback, reason: 'x'.repeat(2000) }), { message: /reason/ }, 'the reason is bounded like every text');
+});
+
 test('setPause: records who and when; repeating the current value changes nothing', (t) => {
   const state = runningCluster();
   const paused = expectOk(t, state, { type: 'setPause', atMs: T0_MS + 9, paused: true, by: 'operator' });

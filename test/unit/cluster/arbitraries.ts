@@ -69,6 +69,7 @@ const commandArbitraries: fc.Arbitrary<ClusterCommandInput>[] = [
     backupBytes: bytes,
     leaderEpoch: epoch,
   }),
+  fc.record({ type: fc.constant('bootstrapFallback' as const), atMs, member: actionMember, backupId: fc.constantFrom('backup-1', 'backup-2'), source: member, reason: text }),
   fc.record({
     type: fc.constant('patchConfig' as const),
     atMs,
@@ -140,4 +141,7 @@ export const BOOTSTRAP_SEQUENCE: readonly ClusterCommandInput[] = [
   { type: 'initializeClaim', atMs: 2, member: 'n1' },
   { type: 'initializeDone', atMs: 3, member: 'n1', systemIdentifier: '7301234567890123456', credentials: TEST_CREDENTIALS },
   { type: 'promote', atMs: 4, candidate: 'n1', expectedEpoch: 0, timeline: 1, reason: 'bootstrap', kind: 'manual', switchLsn: '0/0' },
+  // A slot and an S3 plan already recorded: random sequences then often reach dropSlot and bootstrapFallback.
+  { type: 'recordSlot', atMs: 5, member: 'n2', createdAtLsn: '0/3000000', leaderEpoch: 1 },
+  { type: 'recordBootstrapPlan', atMs: 5, member: 'n3', method: 's3', source: 'backup-1', reason: 'within both limits', walBytesSinceBackup: 1, backupBytes: 10, leaderEpoch: 1 },
 ];

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { parseDynamicConfig } from '../../../src/config/dynamic.js';
-import { DEFAULT_TAGS, initialClusterState, type ClusterState } from '../../../src/cluster/state.js';
-import { decidePrimaryDuties } from '../../../src/ha/duties.js';
+import { DEFAULT_TAGS, initialClusterState, type ClusterState, type MemberStatus } from '../../../src/cluster/state.js';
+import { decidePrimaryDuties, membersAwaitingPlan, type PrimaryBootstrapFacts } from '../../../src/ha/duties.js';
 import { decideLifecycle, type LifecycleObservation } from '../../../src/ha/lifecycle.js';
 import { TEST_CREDENTIALS } from '../cluster/helpers.js';
 
@@ -22,6 +22,17 @@ function state(overrides: Partial<ClusterState> = {}): ClusterState {
   };
 }
 
+const NO_STORE: PrimaryBootstrapFacts = { catalog: { kind: 'noStore' }, primaryLsn: '0/3000000', primaryTimeline: 1 };
+
+/** A replica's status report; `archive` null: it has no backup store configured. */
+function reported(archive: MemberStatus['archive'], overrides: Partial<MemberStatus> = {}): MemberStatus {
+  return { role: 'replica', state: 'streaming', timeline: 1, receiveLsn: '0/3000100', replayLsn: '0/3000100', flushLsn: '0/3000100', lagBytes: 0, archive, reportedAtMs: 5, ...overrides };
+}
+
+function withStatus(members: ClusterState['members'], statuses: Record<string, MemberStatus>): ClusterState['members'] {
+  return Object.fromEntries(Object.entries(members).map(([name, member]) => [name, statuses[name] ? { ...member, status: statuses[name]! } : member]));
+}
+
 function observe(o: Partial<LifecycleObservation> = {}): LifecycleObservation {
   return {
     nowMs: 100_000,
@@ -34,6 +45,7 @@ function observe(o: Partial<LifecycleObservation> = {}): LifecycleObservation {
     primaryDownSinceMs: null,
     notStreamingSinceMs: null,
     standbyStartDiverged: false,
+    bootstrapFailure: null,
     ...o,
   };
 }
@@ -74,6 +86,40 @@ test('slot first: a new member clones only once the primary recorded its slot in
   t.deepEqual(decideLifecycle(observe({ ...empty, state: state({ slots: { n2: slot } }) })), { kind: 'wait', reason: 'WAITING_FOR_SLOT_AND_PLAN' });
   t.deepEqual(decideLifecycle(observe({ ...empty, state: state({ slots: { n2: { ...slot, createdByEpoch: 0 } }, bootstrap: { n2: plan } }) })), { kind: 'wait', reason: 'WAITING_FOR_SLOT_AND_PLAN' }, 'a slot of an earlier primary does not count');
   t.deepEqual(decideLifecycle(observe({ ...empty, state: state({ slots: { n2: slot }, bootstrap: { n2: plan } }) })), { kind: 'clone', source: 'n1', reason: 'BOOTSTRAP_PLAN' });
+});
+
+test('an S3 plan restores the backup; once the restore failed the fallback is recorded first, then pg_basebackup', (t) => {
+  const empty = { dataDir: { kind: 'empty' }, postgres: { running: false, role: null, streaming: false, upstream: undefined } } as const;
+  const slot = { slotName: 'pgherd_n2', createdAtLsn: '0/3000000', createdByEpoch: 1 };
+  const id = '20261126T181500Z-3fa9c2';
+  const s3 = { method: 's3' as const, source: id, reason: 'r', walBytesSinceBackup: 1, backupBytes: 10, decidedAtMs: 5 };
+  const planned = state({ slots: { n2: slot }, bootstrap: { n2: s3 } });
+  t.deepEqual(decideLifecycle(observe({ ...empty, state: planned })), { kind: 'restore', backupId: id, upstream: 'n1', reason: 'BOOTSTRAP_PLAN' });
+  t.deepEqual(decideLifecycle(observe({ ...empty, dataDir: { kind: 'missing' }, state: planned })), { kind: 'restore', backupId: id, upstream: 'n1', reason: 'BOOTSTRAP_PLAN' });
+  const failed = { kind: 's3', backupId: id, error: 'sha256 mismatch' } as const;
+  t.deepEqual(decideLifecycle(observe({ ...empty, state: planned, bootstrapFailure: failed })), { kind: 'recordBootstrapFallback', backupId: id, source: 'n1', error: 'sha256 mismatch', reason: 'BOOTSTRAP_S3_FAILED' });
+  t.deepEqual(decideLifecycle(observe({ ...empty, state: planned, bootstrapFailure: { ...failed, backupId: '20261126T181500Z-000000' } })), { kind: 'restore', backupId: id, upstream: 'n1', reason: 'BOOTSTRAP_PLAN' }, 'a failure of another backup says nothing about this one');
+  const fellBack = state({ slots: { n2: slot }, bootstrap: { n2: { ...s3, method: 'basebackup', source: 'n1' } } });
+  t.deepEqual(decideLifecycle(observe({ ...empty, state: fellBack, bootstrapFailure: failed })), { kind: 'clone', source: 'n1', reason: 'BOOTSTRAP_PLAN' });
+  const paused = { ...planned, pause: { paused: true, by: 'op', atMs: 1 } };
+  t.deepEqual(decideLifecycle(observe({ ...empty, state: paused })), { kind: 'wait', reason: 'PAUSED' }, 'no restore while paused');
+  t.deepEqual(decideLifecycle(observe({ ...empty, state: paused, bootstrapFailure: failed })).kind, 'recordBootstrapFallback', 'recording the failure touches nothing');
+  t.deepEqual(decideLifecycle(observe({ ...empty, state: state({ bootstrap: { n2: s3 } }) })), { kind: 'wait', reason: 'WAITING_FOR_SLOT_AND_PLAN' }, 'slot first, also for a restore');
+});
+
+test('pg_basebackup from a clonefrom replica while it reports itself fit and did not fail this member; else from the primary', (t) => {
+  const empty = { dataDir: { kind: 'empty' }, postgres: { running: false, role: null, streaming: false, upstream: undefined } } as const;
+  const slot = { slotName: 'pgherd_n2', createdAtLsn: '0/3000000', createdByEpoch: 1 };
+  const plan = { method: 'basebackup' as const, source: 'n3', reason: 'r', walBytesSinceBackup: null, backupBytes: null, decidedAtMs: 5 };
+  const tagged = (status: MemberStatus | null) => ({ registration: { ...registration('n3'), tags: { ...DEFAULT_TAGS, clonefrom: true }, registeredAtMs: 1 }, status });
+  const withN3 = (status: MemberStatus | null, tags = true) => state({ slots: { n2: slot }, bootstrap: { n2: plan }, members: { ...state().members, n3: tags ? tagged(status) : { ...state().members.n3!, status } } });
+  t.deepEqual(decideLifecycle(observe({ ...empty, state: withN3(reported(null)) })), { kind: 'clone', source: 'n3', reason: 'BOOTSTRAP_PLAN' });
+  t.deepEqual(decideLifecycle(observe({ ...empty, state: withN3(reported(null)), bootstrapFailure: { kind: 'basebackup', source: 'n3', error: 'connection refused' } })), { kind: 'clone', source: 'n1', reason: 'BOOTSTRAP_PLAN' }, 'it failed this member');
+  t.deepEqual(decideLifecycle(observe({ ...empty, state: withN3(reported(null, { role: 'stopped' })) })), { kind: 'clone', source: 'n1', reason: 'BOOTSTRAP_PLAN' }, 'no longer a replica');
+  t.deepEqual(decideLifecycle(observe({ ...empty, state: withN3(reported(null, { replayLsn: '0/2FFFFFF' })) })), { kind: 'clone', source: 'n1', reason: 'BOOTSTRAP_PLAN' }, 'behind the slot: its copy could end before the WAL the primary keeps');
+  t.deepEqual(decideLifecycle(observe({ ...empty, state: withN3(reported(null, { timeline: 2 })) })), { kind: 'clone', source: 'n1', reason: 'BOOTSTRAP_PLAN' }, 'another timeline');
+  t.deepEqual(decideLifecycle(observe({ ...empty, state: withN3(reported(null), false) })), { kind: 'clone', source: 'n1', reason: 'BOOTSTRAP_PLAN' }, 'no longer tagged clonefrom');
+  t.deepEqual(decideLifecycle(observe({ ...empty, state: withN3(null) })), { kind: 'clone', source: 'n1', reason: 'BOOTSTRAP_PLAN' }, 'no report');
 });
 
 test('replicas: start behind the primary, re-point when it changes, rejoin a former primary or a stuck replica', (t) => {
@@ -120,16 +166,35 @@ test('the lease holder starts its PostgreSQL as a primary only with a confirmed 
 
 test('primary duties: slot first (in this epoch), then a bootstrap plan; orphaned pgherd slots are dropped', (t) => {
   const s = state();
-  t.deepEqual(decidePrimaryDuties(s, 'n2', []), [], 'only the primary has duties');
-  t.deepEqual(decidePrimaryDuties(s, 'n1', [{ slotName: 'pgherd_n2', slotType: 'physical' }, { slotName: 'pgherd_gone', slotType: 'physical' }, { slotName: 'other', slotType: 'physical' }]), [
+  t.deepEqual(decidePrimaryDuties(s, 'n2', [], NO_STORE), [], 'only the primary has duties');
+  t.deepEqual(decidePrimaryDuties(s, 'n1', [{ slotName: 'pgherd_n2', slotType: 'physical' }, { slotName: 'pgherd_gone', slotType: 'physical' }, { slotName: 'other', slotType: 'physical' }], NO_STORE), [
     { kind: 'ensureSlot', member: 'n2', slotName: 'pgherd_n2', existsLocally: true },
     { kind: 'ensureSlot', member: 'n3', slotName: 'pgherd_n3', existsLocally: false },
     { kind: 'dropSlot', slotName: 'pgherd_gone', member: null },
   ]);
   const slot = (member: string) => ({ slotName: `pgherd_${member}`, createdAtLsn: '0/3000000', createdByEpoch: 1 });
-  const recorded = state({ slots: { n2: slot('n2'), n3: slot('n3') } });
+  const recorded = state({ slots: { n2: slot('n2'), n3: slot('n3') }, members: withStatus(state().members, { n2: reported(null), n3: reported(null) }) });
   const local = [{ slotName: 'pgherd_n2', slotType: 'physical' }, { slotName: 'pgherd_n3', slotType: 'physical' }];
-  t.deepEqual(decidePrimaryDuties(recorded, 'n1', local).map((d) => `${d.kind}:${'member' in d ? d.member : ''}`), ['recordBootstrapPlan:n2', 'recordBootstrapPlan:n3']);
+  t.deepEqual(decidePrimaryDuties(recorded, 'n1', local, NO_STORE).map((d) => `${d.kind}:${'member' in d ? d.member : ''}`), ['recordBootstrapPlan:n2', 'recordBootstrapPlan:n3']);
+  t.like(decidePrimaryDuties(recorded, 'n1', local, NO_STORE)[0], { kind: 'recordBootstrapPlan', member: 'n2', method: 'basebackup', source: 'n1', reason: 'no base backup store is configured', walBytesSinceBackup: null, backupBytes: null });
+  const { n3: _unreported, ...someReported } = recorded.members;
+  const waiting = { ...recorded, members: { ...someReported, n3: { ...recorded.members.n3!, status: null } } };
+  t.deepEqual(decidePrimaryDuties(waiting, 'n1', local, NO_STORE).map((d) => `${d.kind}:${'member' in d ? d.member : ''}`), ['recordBootstrapPlan:n2'], 'a member that has not reported yet (has it a store?) waits for its plan');
+  t.deepEqual(membersAwaitingPlan(waiting, 'n1'), ['n2', 'n3']);
+  t.deepEqual(membersAwaitingPlan(waiting, 'n2'), [], 'only the primary owes plans');
+});
+
+test('primary duties: an S3 plan when the catalog has a fitting backup; none while the catalog is being read', (t) => {
+  const slot = (member: string) => ({ slotName: `pgherd_${member}`, createdAtLsn: '0/3000000', createdByEpoch: 1 });
+  const local = [{ slotName: 'pgherd_n2', slotType: 'physical' }, { slotName: 'pgherd_n3', slotType: 'physical' }];
+  const store = { readyFiles: 0, lastArchived: null, lastArchivedAtMs: null, failure: null };
+  const s = state({ slots: { n2: slot('n2'), n3: slot('n3') }, bootstrap: { n3: { method: 'basebackup', source: 'n1', reason: 'r', walBytesSinceBackup: null, backupBytes: null, decidedAtMs: 1 } }, members: withStatus(state().members, { n2: reported(store) }) });
+  const backup = { id: '20261126T181500Z-3fa9c2', systemIdentifier: SYSID, timeline: 1, stopTimeline: 1, startLsn: '0/2000028', stopLsn: '0/2000100', dataBytes: 100 * 1024 * 1024 };
+  const facts = { catalog: { kind: 'read', backups: [backup] }, primaryLsn: '0/3000028', primaryTimeline: 1 } as const;
+  t.deepEqual(decidePrimaryDuties(s, 'n1', local, facts), [
+    { kind: 'recordBootstrapPlan', member: 'n2', method: 's3', source: backup.id, reason: `latest backup ${backup.id}: 16.0 MiB of WAL since its start (0.16 of its 100.0 MiB) is within 10.0 GiB and within 0.3`, walBytesSinceBackup: 16 * 1024 * 1024, backupBytes: 100 * 1024 * 1024 },
+  ]);
+  t.deepEqual(decidePrimaryDuties(s, 'n1', local, { ...facts, catalog: { kind: 'pending' } }), [], 'decided once the catalog is read');
 });
 
 test('pause: nothing is started, stopped, cloned or rewound automatically; registration still happens', (t) => {
