@@ -1,5 +1,6 @@
 import type { ExecutionContext } from 'ava';
 import type { AdminBackend, AdminRaftView } from '../../../src/admin/backend.js';
+import type { ObjectStore } from '../../../src/backup/store.js';
 import { AdminClient } from '../../../src/admin/client.js';
 import { AdminCallError } from '../../../src/admin/errors.js';
 import { NotLeaderError } from '../../../src/lib/errors.js';
@@ -30,6 +31,8 @@ export class MemoryBackend implements AdminBackend {
   readonly machine: ClusterStateMachine;
   /** When set, read() and propose() reject with it. */
   raftError: Error | null = null;
+  /** What backupStore() answers (ListBackups); null: none configured. */
+  store: ObjectStore | null = null;
   /** The next this-many propose() calls reject with NotLeaderError('') (an election under way). */
   proposalsDuringElection = 0;
   readonly positions = new Map<string, CandidatePosition>();
@@ -69,6 +72,10 @@ export class MemoryBackend implements AdminBackend {
   apply(command: ClusterCommandInput): ApplyResult {
     this.index += 1;
     return this.machine.apply({ term: 1, index: this.index, type: 'normal', data: encodeCommand(command) });
+  }
+
+  backupStore(): ObjectStore | null {
+    return this.store;
   }
 
   haStatus(): HaStatus {
