@@ -31,6 +31,7 @@
  * All time is monotonic (performance.now()); the deadline counts from when
  * the fence received the command.
  */
+import { realpathSync } from 'node:fs';
 import { readFile, rm, chmod } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { probeSocket } from '../lib/socket-probe.js';
@@ -398,7 +399,18 @@ async function main(): Promise<void> {
   await new FenceProcess(args, log.child({ dataDir: args.dataDir })).run();
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+/** Run as a program (not imported): Node gives the main module its real path, argv[1] may name it through a symlink. */
+function isMainModule(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isMainModule()) {
   main().catch((error: unknown) => {
     process.stderr.write(`${JSON.stringify({ level: 'error', component: 'fence', err: String(error), msg: 'fence.crashed' })}\n`);
     process.exit(1);
