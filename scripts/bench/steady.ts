@@ -1,5 +1,5 @@
 /**
- * npm run bench:steady [-- --minutes M --clients C --json]
+ * npm run bench:steady [-- --minutes M --clients C --archive --json]
  *
  * No false failovers under load: a 3-node cluster of real agents with
  * default timings, pgbench (TPC-B-like) at full speed against the primary
@@ -7,9 +7,16 @@
  * sharing its cores with the three agents and the three PostgreSQL
  * servers. Prints the transactions per second and the number of epochs and
  * timeline switches that happened during the run — the claim is zero.
+ *
+ * --archive: the members archive WAL into a local store (backup.store.kind
+ * local, the agent's defaults: gzip level 1, 4 parallel uploads). The
+ * primary's archive lag — pgherd_wal_archive_ready_files, WAL files
+ * PostgreSQL marked ready and the store does not hold yet — is sampled from
+ * its /metrics every second after the first 30 s (steady state): the
+ * claim is that it stays under 4 segments at full speed.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findPgBinaries } from '../../src/postgres/binaries.js';
@@ -22,12 +29,17 @@ function option(name: string, fallback: string): string {
 const minutes = Number(option('minutes', '10'));
 const clients = Number(option('clients', '8'));
 const json = process.argv.includes('--json');
+const archive = process.argv.includes('--archive');
+/** Lag samples start after this: pgbench's start (and the first checkpoint) is not steady state. */
+const WARMUP_MS = 30_000;
 if (!(minutes > 0)) throw new Error('--minutes: expected a positive number');
 if (!(Number.isInteger(clients) && clients > 0)) throw new Error('--clients: expected a positive integer');
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const baseDir = await mkdtemp(join(tmpdir(), 'pgherd-bench-steady-'));
-const cluster = await AgentCluster.create({ baseDir });
+const storeDir = join(baseDir, 'store');
+if (archive) await mkdir(storeDir);
+const cluster = await AgentCluster.create({ baseDir, ...(archive ? { perNode: () => ({ backup: { store: { kind: 'local', path: storeDir } } }) } : {}) });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => void cluster.killAll().finally(() => rm(baseDir, { recursive: true, force: true }).finally(() => process.exit(130))));
 }
@@ -55,6 +67,55 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<s
   });
 }
 
+/** The primary's archive lag in files and its archived bytes so far, from its /metrics. */
+async function archiveMetrics(name: string): Promise<{ ready: number; archivedBytes: number } | undefined> {
+  const node = cluster.node(name);
+  try {
+    const text = await (await fetch(`http://${node.host}:${node.httpPort}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+    const value = (metric: string): number | undefined => {
+      const match = new RegExp(`^${metric} ([0-9.e+]+)$`, 'm').exec(text);
+      return match === null ? undefined : Number(match[1]);
+    };
+    const ready = value('pgherd_wal_archive_ready_files');
+    return ready === undefined ? undefined : { ready, archivedBytes: value('pgherd_wal_archived_bytes_total') ?? 0 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sample the primary's archive lag every second after the warm-up, until stopped. */
+function sampleLag(primary: string): { stop: () => Promise<{ samples: number[]; archivedBytes: number; seconds: number }> } {
+  const samples: number[] = [];
+  let stopped = false;
+  let first: { archivedBytes: number; atMs: number } | undefined;
+  let last: { archivedBytes: number; atMs: number } | undefined;
+  const done = (async () => {
+    await sleep(WARMUP_MS);
+    while (!stopped) {
+      const m = await archiveMetrics(primary);
+      if (m !== undefined) {
+        samples.push(m.ready);
+        last = { archivedBytes: m.archivedBytes, atMs: performance.now() };
+        first ??= last;
+      }
+      await sleep(1000);
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await done;
+      const seconds = first !== undefined && last !== undefined ? (last.atMs - first.atMs) / 1000 : 0;
+      return { samples, archivedBytes: first !== undefined && last !== undefined ? last.archivedBytes - first.archivedBytes : 0, seconds };
+    },
+  };
+}
+
+const percentile = (values: readonly number[], p: number): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+};
+
 try {
   await cluster.startAll();
   let primary: string | undefined;
@@ -72,7 +133,9 @@ try {
   await run(pgbench, ['-i', '-s', '10', '-q'], env);
   const before = await clusterState();
   if (!json) console.log(`primary ${primary}, epoch ${before.epoch}; pgbench -c ${clients} -j 2 for ${minutes} min...`);
+  const lag = archive ? sampleLag(primary) : undefined;
   const output = await run(pgbench, ['-c', String(clients), '-j', '2', '-T', String(Math.round(minutes * 60)), '-P', '60'], env);
+  const lagged = await lag?.stop();
   const after = await clusterState();
   const tps = Number(/tps = ([0-9.]+)/.exec(output)?.[1] ?? 'NaN');
   const summary = {
@@ -83,9 +146,23 @@ try {
     timeline_switches_during_run: after.history.length - before.history.length,
     primary_before: primary,
     primary_after: after.leader?.member ?? null,
+    ...(lagged === undefined
+      ? {}
+      : {
+          archive_samples: lagged.samples.length,
+          archive_ready_files_max: Math.max(...lagged.samples),
+          archive_ready_files_p95: percentile(lagged.samples, 95),
+          archive_ready_files_mean: Math.round((lagged.samples.reduce((a, b) => a + b, 0) / lagged.samples.length) * 100) / 100,
+          archived_mb_s: lagged.seconds > 0 ? Math.round((lagged.archivedBytes / 1e6 / lagged.seconds) * 10) / 10 : 0,
+        }),
   };
   if (json) console.log(JSON.stringify(summary));
-  else console.log(`${summary.tps} tps; failovers during the run: ${summary.epochs_during_run} (timeline switches ${summary.timeline_switches_during_run}); primary ${summary.primary_before} → ${summary.primary_after}`);
+  else {
+    console.log(`${summary.tps} tps; failovers during the run: ${summary.epochs_during_run} (timeline switches ${summary.timeline_switches_during_run}); primary ${summary.primary_before} → ${summary.primary_after}`);
+    if ('archive_samples' in summary) {
+      console.log(`archive lag after ${WARMUP_MS / 1000} s (${summary.archive_samples} samples, one a second): max ${summary.archive_ready_files_max} WAL files waiting, p95 ${summary.archive_ready_files_p95}, mean ${summary.archive_ready_files_mean}; archived ${summary.archived_mb_s} MB/s of WAL`);
+    }
+  }
 } finally {
   await cluster.stopAll().catch(() => undefined);
   await cluster.killAll();
