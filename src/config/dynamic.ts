@@ -77,6 +77,7 @@ export const AGENT_OWNED_PARAMETERS: ReadonlySet<string> = new Set([
   'synchronous_standby_names',
   'archive_mode',
   'archive_command',
+  'archive_timeout',
   'restore_command',
   'data_directory',
   'config_file',

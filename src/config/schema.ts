@@ -247,6 +247,12 @@ export const configSchema = z
             parallel: z.number().int().min(1).max(32).default(4),
             /** WAL segments a recovering node fetches ahead of the one PostgreSQL asks for. */
             restore_prefetch: z.number().int().min(0).max(64).default(4),
+            /**
+             * PostgreSQL's archive_timeout: a primary switches to a new WAL segment at least this
+             * often when it wrote anything, so the archive (and a restore from it) is never more
+             * than this far behind; 0 = off (a quiet primary then archives only when a segment fills).
+             */
+            timeout_s: z.number().int().min(0).max(86_400).default(60),
           })
           .strict()
           .prefault({}),

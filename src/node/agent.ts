@@ -148,7 +148,7 @@ export async function startAgent(config: Config, log: Logger): Promise<RunningAg
     memoryBytes: totalmem(),
     now,
     wallNow: () => Date.now(),
-    ...(backup ? { walArchive: backup.walArchive, backupStore: backup.store } : {}),
+    ...(backup ? { walArchive: { ...backup.walArchive, archiveTimeoutS: config.backup.archive.timeout_s }, backupStore: backup.store } : {}),
   });
   const runDir = join(config.data_dir, 'fence');
   const fenceLog = log.child({ component: 'fence' });

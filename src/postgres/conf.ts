@@ -71,7 +71,7 @@ export interface ServerSettings {
    * agent-served archive_command and restore_command (src/backup/wal-commands.ts).
    * On the command line like every agent-owned setting; a restart applies a change.
    */
-  readonly walArchive?: { readonly archiveCommand: string; readonly restoreCommand: string };
+  readonly walArchive?: { readonly archiveCommand: string; readonly restoreCommand: string; readonly archiveTimeoutS?: number };
   /** Cluster-wide parameters (dynamic config); they override the sizing defaults, never node settings. */
   readonly parameters?: Readonly<Record<string, string | number | boolean>>;
 }
@@ -154,6 +154,7 @@ export function buildServerArgs(settings: ServerSettings): string[] {
     params.set('archive_mode', 'on');
     params.set('archive_command', settings.walArchive.archiveCommand);
     params.set('restore_command', settings.walArchive.restoreCommand);
+    if (settings.walArchive.archiveTimeoutS !== undefined) params.set('archive_timeout', String(settings.walArchive.archiveTimeoutS));
   }
   if (settings.standby !== undefined) {
     const s = settings.standby;

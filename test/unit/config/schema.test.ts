@@ -43,7 +43,7 @@ test('defaults: only the name, the advertised addresses and the cluster size are
     admin: { tokens: [] },
     backup: {
       store: { kind: 'none', prefix: '', force_path_style: false, sse: 'AES256' },
-      archive: { compression: 'gzip', gzip_level: 1, parallel: 4, restore_prefetch: 4 },
+      archive: { compression: 'gzip', gzip_level: 1, parallel: 4, restore_prefetch: 4, timeout_s: 60 },
     },
     log: { level: 'info', format: 'json' },
   });

@@ -54,9 +54,11 @@ test('buildServerArgs: with a backup store, archive_mode on and the agent-served
   t.is(m.archive_mode, 'on');
   t.is(m.archive_command, walArchive.archiveCommand);
   t.is(m.restore_command, walArchive.restoreCommand);
+  t.false('archive_timeout' in m, 'PostgreSQL\'s default unless given');
+  t.is(asMap(buildServerArgs({ ...base, walArchive: { ...walArchive, archiveTimeoutS: 60 } })).archive_timeout, '60');
   const plain = asMap(buildServerArgs(base));
-  t.false('archive_mode' in plain || 'archive_command' in plain || 'restore_command' in plain);
-  for (const name of ['archive_mode', 'archive_command', 'restore_command']) {
+  t.false('archive_mode' in plain || 'archive_command' in plain || 'restore_command' in plain || 'archive_timeout' in plain);
+  for (const name of ['archive_mode', 'archive_command', 'restore_command', 'archive_timeout']) {
     t.throws(() => buildServerArgs({ ...base, walArchive, parameters: { [name]: 'off' } }), { instanceOf: PgParameterRefusedError });
   }
 });
