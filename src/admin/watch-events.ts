@@ -130,6 +130,16 @@ export function snapshotEvent(state: ClusterState, atMs: number, index: number):
 }
 
 function initialized(command: CommandOf<'initializeDone'>): Fields {
+  const from = command.restoredFrom;
+  if (from) {
+    const to = from.targetTimeMs === null ? 'the end of the archived WAL' : new Date(from.targetTimeMs).toISOString();
+    return {
+      type: 'initialized',
+      member: command.member,
+      text: `${command.member} restored the database from backup ${from.backupId} to ${to}, timeline ${from.timeline} (system identifier ${command.systemIdentifier})`,
+      details: { systemIdentifier: command.systemIdentifier, restoredFrom: { ...from } },
+    };
+  }
   return { type: 'initialized', member: command.member, text: `${command.member} initialized the database (system identifier ${command.systemIdentifier})`, details: { systemIdentifier: command.systemIdentifier } };
 }
 

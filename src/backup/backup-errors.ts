@@ -17,7 +17,13 @@ export type BackupErrorReason =
   /** No complete backup with this id (no manifest). */
   | 'NOT_FOUND'
   /** Restoring failed for a reason other than the backup itself (tar, disk). The target directory was emptied. */
-  | 'RESTORE_FAILED';
+  | 'RESTORE_FAILED'
+  /**
+   * Restoring a cluster (bootstrap.method restore) found nothing it may restore: no backup for the
+   * name, backups of two database systems, a recovery target before every backup or past the
+   * archive's end. Retrying the same thing cannot help; the data directory is left empty.
+   */
+  | 'RESTORE_REFUSED';
 
 export interface BackupErrorDetails {
   readonly backupId?: string;

@@ -12,7 +12,7 @@ export function applyInitializeClaim(state: ClusterState, command: CommandOf<'in
     const what = current.systemIdentifier === null ? 'claimed' : 'initialized';
     return rejected(state, 'ALREADY_INITIALIZED', `the database was already ${what} by ${current.member}`);
   }
-  const initialize = { member: command.member, claimedAtMs: command.atMs, systemIdentifier: null, doneAtMs: null, credentials: null };
+  const initialize = { member: command.member, claimedAtMs: command.atMs, systemIdentifier: null, doneAtMs: null, credentials: null, restoredFrom: null };
   return accepted({ ...state, initialize }, { changed: true });
 }
 
@@ -26,7 +26,9 @@ export function applyInitializeDone(state: ClusterState, command: CommandOf<'ini
     if (current.systemIdentifier === command.systemIdentifier) return accepted(state, { changed: false });
     return rejected(state, 'ALREADY_INITIALIZED', `system identifier ${current.systemIdentifier} is already recorded`);
   }
-  const initialize = { ...current, systemIdentifier: command.systemIdentifier, doneAtMs: command.atMs, credentials: { ...command.credentials } };
+  // A command built without the schema (the simulator) has no restoredFrom: initdb.
+  const restoredFrom = command.restoredFrom ? { ...command.restoredFrom } : null;
+  const initialize = { ...current, systemIdentifier: command.systemIdentifier, doneAtMs: command.atMs, credentials: { ...command.credentials }, restoredFrom };
   return accepted({ ...state, initialize }, { changed: true });
 }
 

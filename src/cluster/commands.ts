@@ -15,6 +15,7 @@ import {
   memberActionKindSchema,
   memberNameSchema,
   registrationFields,
+  restoredFromSchema,
   statusFields,
   storeBackupIdSchema,
   switchKindSchema,
@@ -42,8 +43,8 @@ const leaderEpoch = { leaderEpoch: epochSchema };
 export const commandSchema = z.discriminatedUnion('type', [
   /** Claim the right to run initdb; the first claim wins. */
   command('initializeClaim', { member: memberNameSchema }),
-  /** The claimant's initdb succeeded. */
-  command('initializeDone', { member: memberNameSchema, systemIdentifier: systemIdentifierSchema, credentials: credentialsSchema }),
+  /** The claimant's initdb (or its restore from a base backup: `restoredFrom`) succeeded. */
+  command('initializeDone', { member: memberNameSchema, systemIdentifier: systemIdentifierSchema, credentials: credentialsSchema, restoredFrom: restoredFromSchema.nullable().default(null) }),
   command('registerMember', { member: memberNameSchema, ...registrationFields }),
   command('updateMemberStatus', { member: memberNameSchema, ...statusFields }),
   command('removeMember', { member: memberNameSchema }),

@@ -114,6 +114,8 @@ export const memberActionStatusSchema = z.enum(MEMBER_ACTION_STATUSES);
 export const backupRunIdSchema = z.string().regex(/^[0-9a-f]{8,32}$/, 'must be 8-32 lower-case hex digits');
 /** A base backup's id in the store (src/backup/backup-manifest.ts formatBackupId). */
 export const storeBackupIdSchema = z.string().regex(/^\d{8}T\d{6}Z-[0-9a-f]{6}$/, 'must be a backup id like 20261126T181500Z-3fa9c2');
+/** InitializeState.restoredFrom (state.ts RestoredFrom). */
+export const restoredFromSchema = z.object({ backupId: storeBackupIdSchema, timeline: timelineSchema, targetTimeMs: timeMsSchema.nullable() }).strict();
 /** A backup label: printable ASCII, as pg_basebackup's -l and the manifest take it. */
 export const backupLabelSchema = z.string().max(200).regex(/^[\x20-\x7e]*$/, 'must be printable ASCII');
 export const backupTriggerSchema = z.enum(BACKUP_TRIGGERS);

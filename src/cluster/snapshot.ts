@@ -16,6 +16,7 @@ import {
   memberActionStatusSchema,
   memberNameSchema,
   registrationFields,
+  restoredFromSchema,
   statusFields,
   storeBackupIdSchema,
   switchKindSchema,
@@ -40,7 +41,15 @@ const strict = <S extends z.ZodRawShape>(shape: S) => z.object(shape).strict();
 const nullableTimeMs = timeMsSchema.nullable();
 
 const stateSchema = strict({
-  initialize: strict({ member: memberNameSchema, claimedAtMs: timeMsSchema, systemIdentifier: systemIdentifierSchema.nullable(), doneAtMs: nullableTimeMs, credentials: credentialsSchema.nullable() }).nullable(),
+  initialize: strict({
+    member: memberNameSchema,
+    claimedAtMs: timeMsSchema,
+    systemIdentifier: systemIdentifierSchema.nullable(),
+    doneAtMs: nullableTimeMs,
+    credentials: credentialsSchema.nullable(),
+    // Absent in snapshots written before clusters could be restored from a backup.
+    restoredFrom: restoredFromSchema.nullable().default(null),
+  }).nullable(),
   config: strict({ version: epochSchema, values: z.unknown() }),
   members: z.record(
     memberNameSchema,

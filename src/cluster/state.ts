@@ -41,6 +41,21 @@ export interface InitializeState {
   readonly doneAtMs: number | null;
   /** The generated role passwords (set with the system identifier); see credentialsSchema. */
   readonly credentials: Credentials | null;
+  /** Set with the system identifier when the database was restored from a base backup (bootstrap.method restore) instead of initdb. */
+  readonly restoredFrom: RestoredFrom | null;
+}
+
+/**
+ * Where a restored cluster came from. Timelines before `timeline` (and the
+ * backups taken on them) are the source cluster's, not this one's.
+ */
+export interface RestoredFrom {
+  /** The base backup in the store. */
+  readonly backupId: string;
+  /** The timeline the restored database was promoted on: this cluster's first. */
+  readonly timeline: number;
+  /** The recovery_target_time it was restored to (wall-clock ms); null: the end of the archived WAL. */
+  readonly targetTimeMs: number | null;
 }
 
 export interface Credentials {

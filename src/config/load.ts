@@ -31,7 +31,7 @@ export function loadConfig(options: LoadConfigOptions): Config {
     const parsed = configSchema.safeParse(merged);
     if (!parsed.success) throw configErrorFrom('', parsed.error);
     const dynamic = parseDynamicConfig(parsed.data.bootstrap.dynamic, 'bootstrap.dynamic');
-    const config = resolveDerivedDefaults({ ...parsed.data, bootstrap: { dynamic } });
+    const config = resolveDerivedDefaults({ ...parsed.data, bootstrap: { ...parsed.data.bootstrap, dynamic } });
     checkConfigRules(config);
     return deepFreeze(config);
   } catch (error) {

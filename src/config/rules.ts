@@ -17,6 +17,7 @@ export function checkConfigRules(config: Config): void {
   checkPostgresql(config);
   checkTls(config);
   checkAdminTokens(config);
+  checkBootstrap(config);
 }
 
 function checkAddresses(config: Config): void {
@@ -156,4 +157,15 @@ function checkAdminTokens({ admin, tls }: Config): void {
     names.set(token.name, i);
     digests.set(token.sha256, i);
   });
+}
+
+/**
+ * A restore needs a store to restore from. Which backup it finds there, and whether one finished
+ * before recovery_target_time, is only known at restore time (the claimant refuses then, saying why).
+ * With method initdb the restore keys may stay, unused (like backup.store's keys with kind none).
+ */
+function checkBootstrap({ bootstrap, backup }: Config): void {
+  if (bootstrap.method === 'restore' && backup.store.kind === 'none') {
+    throw new ConfigError('bootstrap.method', 'is restore, but backup.store.kind is none: set backup.store to the store that holds the backups of this cluster_name');
+  }
 }

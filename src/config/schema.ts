@@ -87,6 +87,11 @@ const S3_PREFIX = /^$|^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 
 const parameterValue = z.union([z.string(), z.number(), z.boolean()]);
 
+/** bootstrap.method: initdb (the default, as in Patroni) or restore (from backup.store). */
+export const BOOTSTRAP_METHODS = ['initdb', 'restore'] as const;
+/** bootstrap.restore.backup: "latest" or a backup id (src/backup/backup-manifest.ts checks the date too, at restore time). */
+const RESTORE_BACKUP = /^(latest|\d{8}T\d{6}Z-[0-9a-f]{6})$/;
+
 export const configSchema = z
   .object({
     /** This member's unique name in the cluster (Raft id, member key, slot pgherd_<name>). Required: never derived from the hostname. */
@@ -175,6 +180,27 @@ export const configSchema = z
       .prefault({}),
     bootstrap: z
       .object({
+        /**
+         * How the member that initializes a new cluster creates its database (Patroni's bootstrap.method):
+         * initdb, or restore from the newest (or the chosen) base backup in backup.store that this
+         * cluster_name holds, then promote on a new timeline (settings in bootstrap.restore).
+         */
+        method: z.enum(BOOTSTRAP_METHODS).default('initdb'),
+        /** method restore: which backup, and how far to replay the archived WAL. Unused with initdb. */
+        restore: z
+          .object({
+            /** "latest": the newest complete backup (with recovery_target_time: the newest that finished before it); or one backup id. */
+            backup: z
+              .string()
+              .regex(RESTORE_BACKUP, 'expected "latest" or a backup id such as 20261126T181500Z-3fa9c2 (pgherdctl backup list)')
+              .default('latest'),
+            /** Stop replaying at this time and promote (PostgreSQL's recovery_target_time); absent: replay all archived WAL. RFC 3339 with a zone. */
+            recovery_target_time: z.iso
+              .datetime({ offset: true, error: 'expected an RFC 3339 time with a zone, e.g. 2026-11-26T19:30:00Z or 2026-11-26T20:30:00+01:00' })
+              .optional(),
+          })
+          .strict()
+          .prefault({}),
         /** The initial dynamic configuration (src/config/dynamic.ts); it lives in the cluster state afterwards. */
         dynamic: dynamicConfigSchema.prefault({}),
       })
@@ -288,7 +314,7 @@ export type Config = DeepReadonly<
       connect_address: string;
       socket_dir: string;
     };
-    bootstrap: { dynamic: DynamicConfig };
+    bootstrap: Omit<ConfigInput['bootstrap'], 'dynamic'> & { dynamic: DynamicConfig };
   }
 >;
 
@@ -385,4 +411,7 @@ export const RENAMED_KEYS: ReadonlyMap<string, string> = new Map([
   ['bootstrap.dynamic.loop_wait', 'bootstrap.dynamic.loop_wait_ms'],
   ['bootstrap.dynamic.maximum_lag_on_failover', 'bootstrap.dynamic.maximum_lag_on_failover_bytes'],
   ['bootstrap.dynamic.postgresql', 'bootstrap.dynamic.postgresql_parameters'],
+  ['bootstrap.restore.target_time', 'bootstrap.restore.recovery_target_time'],
+  ['bootstrap.restore.recovery_conf', 'bootstrap.restore.recovery_target_time (restore_command, recovery_target_action and recovery_target_timeline are the agent\'s)'],
+  ['bootstrap.restore.command', 'bootstrap.method: restore (the agent restores from backup.store itself)'],
 ]);

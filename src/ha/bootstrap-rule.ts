@@ -51,6 +51,12 @@ export interface BootstrapRuleInput {
   /** The cluster's database system (state.initialize.systemIdentifier). */
   readonly systemIdentifier: string;
   readonly history: readonly HistoryEntry[];
+  /**
+   * The cluster's first timeline: 1 after initdb; for a cluster restored from a base backup the
+   * timeline it was promoted on (state.initialize.restoredFrom). Backups of earlier timelines are
+   * the source cluster's: they may hold WAL past where this cluster forked off. Default 1.
+   */
+  readonly firstTimeline?: number;
   /** The new member's own store, from its status report: it restores the backup and its WAL with it. */
   readonly memberStore: { readonly configured: boolean; readonly failure: string | null };
   readonly maxWalBytes: number;
@@ -115,14 +121,20 @@ export function decideBootstrap(input: BootstrapRuleInput): BootstrapChoice | nu
 
 /**
  * Why `backup` cannot be restored into this cluster, or null when it can:
- * same database system, both its timelines on the cluster's history, its
+ * same database system, taken by this cluster (not by the one it was
+ * restored from), both its timelines on the cluster's history, its
  * WAL range ending before its timeline forked off, and not past the
  * primary's position.
  */
-export function backupProblem(backup: BackupSummary, cluster: Pick<BootstrapRuleInput, 'systemIdentifier' | 'history' | 'primaryTimeline' | 'primaryLsn'>): string | null {
+export function backupProblem(
+  backup: BackupSummary,
+  cluster: Pick<BootstrapRuleInput, 'systemIdentifier' | 'history' | 'primaryTimeline' | 'primaryLsn' | 'firstTimeline'>,
+): string | null {
   if (backup.systemIdentifier !== cluster.systemIdentifier) return `is of database system ${backup.systemIdentifier}, this cluster is ${cluster.systemIdentifier}`;
+  const first = cluster.firstTimeline ?? 1;
+  if (backup.timeline < first) return `was taken on timeline ${backup.timeline} by the cluster this one was restored from (this cluster began on timeline ${first})`;
   for (const timeline of new Set([backup.timeline, backup.stopTimeline])) {
-    if (!timelineKnown(timeline, cluster.history, cluster.primaryTimeline)) return `is on timeline ${timeline}, which is not in this cluster's history (the primary is on ${cluster.primaryTimeline})`;
+    if (!timelineKnown(timeline, cluster.history, cluster.primaryTimeline, first)) return `is on timeline ${timeline}, which is not in this cluster's history (the primary is on ${cluster.primaryTimeline})`;
   }
   const end = timelineEnd(backup.stopTimeline, cluster.history, cluster.primaryTimeline);
   if (end !== null && compareLsn(backup.stopLsn, end) > 0) {
@@ -132,10 +144,10 @@ export function backupProblem(backup: BackupSummary, cluster: Pick<BootstrapRule
   return null;
 }
 
-/** Timeline 1 (initdb's) and every timeline a recorded promotion created, up to the primary's. */
-function timelineKnown(timeline: number, history: readonly HistoryEntry[], primaryTimeline: number): boolean {
+/** The cluster's first timeline (initdb's 1, or the one a restore promoted on) and every timeline a recorded promotion created, up to the primary's. */
+function timelineKnown(timeline: number, history: readonly HistoryEntry[], primaryTimeline: number, firstTimeline: number): boolean {
   if (timeline > primaryTimeline) return false;
-  return timeline === 1 || timeline === primaryTimeline || history.some((entry) => entry.timeline === timeline);
+  return timeline === firstTimeline || timeline === primaryTimeline || history.some((entry) => entry.timeline === timeline);
 }
 
 /** Where `timeline` ended (the switch to the next recorded one); null for the primary's own. */

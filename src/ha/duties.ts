@@ -72,6 +72,7 @@ export function decidePrimaryDuties(state: ClusterState, self: string, localSlot
       primaryTimeline: facts.primaryTimeline,
       systemIdentifier: state.initialize?.systemIdentifier ?? '',
       history: state.history,
+      firstTimeline: state.initialize?.restoredFrom?.timeline ?? 1,
       memberStore: { configured: status.archive !== null, failure: status.archive?.failure ?? null },
       maxWalBytes: state.config.values.bootstrap_s3_max_wal_bytes,
       maxWalRatio: state.config.values.bootstrap_s3_max_wal_ratio,

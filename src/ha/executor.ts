@@ -2,7 +2,7 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalLsn } from '../cluster/lsn.js';
 import type { ClusterStore } from '../cluster/store.js';
-import type { Credentials, ClusterState } from '../cluster/state.js';
+import type { Credentials, ClusterState, RestoredFrom } from '../cluster/state.js';
 import { slotNameFor } from '../cluster/state.js';
 import type { Config } from '../config/schema.js';
 import { parseHostPort } from '../config/address.js';
@@ -33,6 +33,7 @@ import { withConnection } from '../postgres/sql.js';
 import type { ObjectStore } from '../backup/store.js';
 import type { CallbackRunner } from './callbacks.js';
 import type { PrimaryDuty } from './duties.js';
+import { removePendingRestore, restoreClusterFromBackup, RESTORE_PENDING_FILE } from './restore-bootstrap.js';
 import { bootstrapFromBackup } from './s3-bootstrap.js';
 
 /**
@@ -143,9 +144,45 @@ export class HaExecutor {
       this.ctx.log.info({ dataDir: this.pgDataDir }, 'ha.initdb_started');
       await initdbWithPassword(this.ctx, this.pgDataDir, credentials.superuserPassword, memberCidrs(this.ctx.config, state));
     }
-    const controller = this.controller(credentials);
-    await controller.start(this.serverSettings(state, null), 'primary');
+    await this.controller(credentials).start(this.serverSettings(state, null), 'primary');
+    await this.finishInitialize(state, credentials, null);
+  }
+
+  /**
+   * bootstrap.method restore (restore-bootstrap.ts): the claimant restores the store's backup and
+   * promotes it on a new timeline instead of running initdb, then finishes as initialize() does.
+   * `skip`: backups that failed verification on this node.
+   */
+  async restoreCluster(state: ClusterState, skip: ReadonlyMap<string, string>): Promise<void> {
+    const credentials = await this.pendingCredentials();
+    const config = this.ctx.config;
+    const restore = config.bootstrap.restore;
+    const restored = await restoreClusterFromBackup({
+      store: this.ctx.backupStore,
+      cluster: config.cluster_name,
+      restoreCommand: this.ctx.walArchive?.restoreCommand,
+      request: { backup: restore.backup, targetTime: restore.recovery_target_time === undefined ? null : new Date(restore.recovery_target_time) },
+      skip,
+      binaries: this.ctx.binaries,
+      osUser: this.ctx.osUser,
+      dataDir: this.pgDataDir,
+      pendingFile: join(config.data_dir, RESTORE_PENDING_FILE),
+      controller: () => this.controller(credentials),
+      serverSettings: () => this.serverSettings(state, null),
+      hba: { superuser: config.postgresql.superuser, memberCidrs: memberCidrs(config, state), clientCidrs: config.postgresql.client_cidrs },
+      superuserPassword: credentials.superuserPassword,
+      connection: () => this.connection(credentials, 60_000),
+      wallNow: this.ctx.wallNow,
+      log: this.ctx.log,
+    });
+    await this.finishInitialize(state, credentials, { backupId: restored.backupId, timeline: restored.timeline, targetTimeMs: restored.targetTimeMs });
+    await removePendingRestore(join(config.data_dir, RESTORE_PENDING_FILE));
+  }
+
+  /** The running primary of a new cluster: this cluster's roles, the initial dynamic configuration, the system identifier and credentials recorded. */
+  private async finishInitialize(state: ClusterState, credentials: Credentials, restoredFrom: RestoredFrom | null): Promise<void> {
     this.upstream = null;
+    // Restored roles exist already, with the source cluster's passwords: createRoles sets this cluster's.
     await createRoles(await this.connection(credentials, 10_000), { replicatorPassword: credentials.replicationPassword, rewindPassword: credentials.rewindPassword }, this.ctx.log);
     // The initial dynamic configuration (bootstrap.dynamic) becomes the cluster's, once: version 0 → 1.
     if (state.config.version === 0) {
@@ -155,10 +192,10 @@ export class HaExecutor {
     const systemIdentifier = await withConnection(await this.connection(credentials), 'read the system identifier', async (client) =>
       (await client.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()')).rows[0]!.id,
     );
-    const result = await this.ctx.store.propose({ type: 'initializeDone', atMs: this.ctx.wallNow(), member: this.ctx.self, systemIdentifier, credentials });
+    const result = await this.ctx.store.propose({ type: 'initializeDone', atMs: this.ctx.wallNow(), member: this.ctx.self, systemIdentifier, credentials, restoredFrom });
     if (!result.ok) throw new Error(`initializeDone refused: ${result.code}: ${result.reason}`);
     await rm(join(this.ctx.config.data_dir, CREDENTIALS_FILE), { force: true });
-    this.ctx.log.info({ systemIdentifier }, 'ha.initialized');
+    this.ctx.log.info({ systemIdentifier, ...(restoredFrom === null ? {} : { restoredFrom }) }, 'ha.initialized');
     this.ctx.callbacks.notify('on_start', 'primary');
   }
 

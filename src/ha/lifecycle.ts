@@ -25,7 +25,13 @@ import { chooseCloneSource, isCloneSource } from './bootstrap-rule.js';
  *  - an S3 plan restores the backup into the empty data directory; when
  *    that fails (the executor empties the directory again), the failure is
  *    recorded in the plan first (bootstrapFallback), then the member is
- *    cloned with pg_basebackup like any other.
+ *    cloned with pg_basebackup like any other;
+ *  - with bootstrap.method restore the claimant restores the cluster from
+ *    the store into its empty data directory instead of running initdb; a
+ *    directory that is not empty is its own only while its restore marker
+ *    says a restore was started there (then it is emptied and the restore
+ *    resumed); a refusal (nothing this node may restore) is shown, not
+ *    retried at once.
  */
 
 /** The data directory, as classified by postgres/controldata.ts (system identifier as decimal text). */
@@ -75,7 +81,23 @@ export interface LifecycleObservation {
    * of `backupId`, or the pg_basebackup from `source`; null otherwise (cleared when recorded or done).
    */
   readonly bootstrapFailure: BootstrapFailure | null;
+  /** This node's bootstrap.method: how it creates the database if it wins the initialization claim. */
+  readonly bootstrapMethod: 'initdb' | 'restore';
+  /** This node's restore of the cluster from the store (read only while the cluster is not initialized). */
+  readonly restore: RestoreProgress;
 }
+
+export interface RestoreProgress {
+  /** A restore was started here (the marker in the agent's data_dir): the data directory's contents are that restore's. */
+  readonly pending: boolean;
+  /** The last attempt refused (nothing this node may restore), still shown; null: none, or time to look again. */
+  readonly refusal: string | null;
+  /** The last attempt failed (the data directory was emptied): not again before this (monotonic ms); null: no wait. */
+  readonly retryAtMs: number | null;
+}
+
+/** Nothing started, nothing refused: the progress before the first attempt (and always with method initdb). */
+export const NO_RESTORE: RestoreProgress = Object.freeze({ pending: false, refusal: null, retryAtMs: null });
 
 export type BootstrapFailure =
   | { readonly kind: 's3'; readonly backupId: string; readonly error: string }
@@ -90,6 +112,11 @@ export const LIFECYCLE_REASONS = [
   'CLUSTER_UNINITIALIZED',
   'INITIALIZER',
   'RESUME_INITIALIZE',
+  'RESTORE_CLUSTER',
+  'RESUME_RESTORE',
+  'RESTORE_RETRY',
+  'RESTORE_REFUSED',
+  'RESTORE_INTERRUPTED',
   'WAITING_FOR_INITIALIZER',
   'WAITING_FOR_SLOT_AND_PLAN',
   'BOOTSTRAP_PLAN',
@@ -112,10 +139,12 @@ export type LifecycleReason = (typeof LIFECYCLE_REASONS)[number];
 export type LifecycleAction =
   | { readonly kind: 'register'; readonly reason: 'NOT_REGISTERED' | 'REGISTRATION_CHANGED' }
   /** Do nothing with the data; say why at error level (an operator must act). */
-  | { readonly kind: 'refuse'; readonly reason: 'DATA_DIR_FOREIGN' | 'SYSTEM_ID_MISMATCH' | 'DATA_WITHOUT_CLUSTER'; readonly detail: string }
+  | { readonly kind: 'refuse'; readonly reason: 'DATA_DIR_FOREIGN' | 'SYSTEM_ID_MISMATCH' | 'DATA_WITHOUT_CLUSTER' | 'RESTORE_REFUSED' | 'RESTORE_INTERRUPTED'; readonly detail: string }
   | { readonly kind: 'claimInitialize'; readonly reason: 'CLUSTER_UNINITIALIZED' }
   /** initdb (fresh) or finish an interrupted bootstrap (existing data of our own claim), start, create roles, record the system identifier. */
   | { readonly kind: 'initialize'; readonly fresh: boolean; readonly reason: 'INITIALIZER' | 'RESUME_INITIALIZE' }
+  /** bootstrap.method restore: restore the store's backup (fresh: into the empty data directory; else empty ours and start over, or finish a promoted one), record it. */
+  | { readonly kind: 'restoreCluster'; readonly reason: 'RESTORE_CLUSTER' | 'RESUME_RESTORE' }
   | { readonly kind: 'clone'; readonly source: string; readonly reason: 'BOOTSTRAP_PLAN' }
   /** Restore base backup `backupId` from the store into the empty data directory, start as `upstream`'s standby (replay the archive, then stream). */
   | { readonly kind: 'restore'; readonly backupId: string; readonly upstream: string; readonly reason: 'BOOTSTRAP_PLAN' }
@@ -132,7 +161,7 @@ export type LifecycleAction =
   | { readonly kind: 'retire'; readonly reason: 'REMOVED' }
   | {
       readonly kind: 'wait';
-      readonly reason: 'WAITING_FOR_INITIALIZER' | 'WAITING_FOR_SLOT_AND_PLAN' | 'CONFIRM_LEASE_FIRST' | 'RUNNING' | 'PAUSED' | 'REMOVED';
+      readonly reason: 'WAITING_FOR_INITIALIZER' | 'WAITING_FOR_SLOT_AND_PLAN' | 'CONFIRM_LEASE_FIRST' | 'RESTORE_RETRY' | 'RUNNING' | 'PAUSED' | 'REMOVED';
     };
 
 /** In maintenance mode (pause) the agent registers and renews but never starts, stops, clones or rewinds PostgreSQL on its own. */
@@ -154,10 +183,14 @@ function decideUnpaused(o: LifecycleObservation): LifecycleAction {
   if (!sameRegistration(member.registration, o.registration)) return { kind: 'register', reason: 'REGISTRATION_CHANGED' };
 
   const data = o.dataDir;
+  const init = state.initialize;
+  if (init !== null && init.member === self && init.systemIdentifier === null) {
+    const restore = decideRestoreClaim(o);
+    if (restore !== null) return restore;
+  }
   if (data.kind === 'foreign') {
     return { kind: 'refuse', reason: 'DATA_DIR_FOREIGN', detail: `the data directory holds ${data.entries} entries but is not a PostgreSQL data directory; move it away` };
   }
-  const init = state.initialize;
   const systemIdentifier = init?.systemIdentifier ?? null;
   if (data.kind === 'pgdata' && systemIdentifier !== null && data.systemIdentifier !== systemIdentifier) {
     return {
@@ -197,6 +230,35 @@ function decideUnpaused(o: LifecycleObservation): LifecycleAction {
   const stuckMs = o.notStreamingSinceMs === null ? 0 : o.nowMs - o.notStreamingSinceMs;
   if (stuckMs > 2 * state.config.values.ttl_ms) return { kind: 'rejoin', source: upstream, reason: 'NOT_STREAMING' };
   return { kind: 'wait', reason: 'RUNNING' };
+}
+
+/**
+ * This node won the initialization claim: with bootstrap.method restore it
+ * restores (or resumes, or refuses); null lets the initdb rules decide.
+ */
+function decideRestoreClaim(o: LifecycleObservation): LifecycleAction | null {
+  const { restore, dataDir: data } = o;
+  if (o.bootstrapMethod === 'initdb') {
+    if (!restore.pending) return null;
+    return {
+      kind: 'refuse',
+      reason: 'RESTORE_INTERRUPTED',
+      detail:
+        'a restore from the backup store was started in this data directory but bootstrap.method is initdb now: set it back to restore to finish it, or empty postgresql.data_dir and delete restore-pending.json in the agent data_dir to run initdb',
+    };
+  }
+  if (restore.refusal !== null) return { kind: 'refuse', reason: 'RESTORE_REFUSED', detail: restore.refusal };
+  if (restore.retryAtMs !== null && o.nowMs < restore.retryAtMs) return { kind: 'wait', reason: 'RESTORE_RETRY' };
+  if (restore.pending) return { kind: 'restoreCluster', reason: 'RESUME_RESTORE' };
+  if (data.kind === 'missing' || data.kind === 'empty') return { kind: 'restoreCluster', reason: 'RESTORE_CLUSTER' };
+  if (data.kind === 'pgdata') {
+    return {
+      kind: 'refuse',
+      reason: 'DATA_WITHOUT_CLUSTER',
+      detail: `the data directory holds database system ${data.systemIdentifier}, but this node is to restore the cluster from the backup store (bootstrap.method restore) and started no restore there; move it away`,
+    };
+  }
+  return null; // foreign: refused below, as always
 }
 
 /**

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { ApplyResult } from '../cluster/results.js';
 import type { ArchiveReport, ClusterState, MemberRegistration, MemberRole } from '../cluster/state.js';
 import type { ClusterStore } from '../cluster/store.js';
@@ -22,7 +23,9 @@ import { decidePrimaryDuties, membersAwaitingPlan } from './duties.js';
 import type { HaExecutor } from './executor.js';
 import type { FenceKeeper } from './fence-keeper.js';
 import { primaryLeaseRemainingMs } from './lease.js';
-import { decideLifecycle, type DataDirSummary, type LifecycleAction } from './lifecycle.js';
+import { decideLifecycle, NO_RESTORE, type DataDirSummary, type LifecycleAction } from './lifecycle.js';
+import { RESTORE_PENDING_FILE } from './restore-bootstrap.js';
+import { RestoreRunner } from './restore-runner.js';
 import { decideMemberAction } from './member-actions.js';
 import { SwitchoverRunner } from './switchover-runner.js';
 import { decideSync, parseSssn, renderSssn, type SynchronousStandbyNames } from './sync.js';
@@ -115,6 +118,8 @@ export class HaLoop {
   private readonly actions: ActionRunner;
   /** This member's own clone or S3 restore, and the fallback when the restore fails. */
   private readonly bootstrap: BootstrapRunner;
+  /** The claimant's restore of a new cluster from the store (bootstrap.method restore). */
+  private readonly restore: RestoreRunner;
 
   constructor(private readonly o: HaLoopOptions) {
     this.lastLoopDoneAtMs = o.now();
@@ -134,6 +139,7 @@ export class HaLoop {
       },
     });
     this.bootstrap = new BootstrapRunner({ self: o.self, store: o.store, executor: o.executor, log: o.log, wallNow: o.wallNow });
+    this.restore = new RestoreRunner({ executor: o.executor, pendingFile: join(o.config.data_dir, RESTORE_PENDING_FILE), log: o.log, now: o.now });
     this.actions = new ActionRunner({ self: o.self, store: o.store, executor: o.executor, log: o.log, now: o.now, wallNow: o.wallNow, renew: (epoch) => this.renew(epoch) });
   }
 
@@ -290,6 +296,7 @@ export class HaLoop {
 
     const dataDir = await this.summarizeDataDir(running, obs);
     const leaseConfirmed = state.leader?.member === self && this.leaseRemaining(state) > 0;
+    const claimant = state.initialize !== null && state.initialize.member === self && state.initialize.systemIdentifier === null;
     const action = decideLifecycle({
       nowMs: this.o.now(),
       self,
@@ -307,6 +314,8 @@ export class HaLoop {
       notStreamingSinceMs: this.notStreamingSinceMs,
       standbyStartDiverged: this.standbyStartDiverged,
       bootstrapFailure: this.bootstrap.failure,
+      bootstrapMethod: this.o.config.bootstrap.method,
+      restore: claimant ? await this.restore.progress() : NO_RESTORE,
     });
     const memberAction = decideMemberAction({
       wallNowMs: this.o.wallNow(),
@@ -375,6 +384,10 @@ export class HaLoop {
       }
       case 'initialize':
         await ex.initialize(state, action.fresh);
+        this.kick();
+        return;
+      case 'restoreCluster':
+        await this.restore.run(state);
         this.kick();
         return;
       case 'clone':

@@ -92,7 +92,7 @@ function decideReinit(o: MemberActionObservation, action: MemberAction): MemberA
   if (leader === null || systemIdentifier === null) {
     return { kind: 'fail', action, reason: 'NO_PRIMARY', detail: 'no member holds the leader key: there is no primary to clone from; ask again once there is one' };
   }
-  const bootstrapping = o.lifecycle.kind === 'register' || o.lifecycle.kind === 'claimInitialize' || o.lifecycle.kind === 'initialize';
+  const bootstrapping = o.lifecycle.kind === 'register' || o.lifecycle.kind === 'claimInitialize' || o.lifecycle.kind === 'initialize' || o.lifecycle.kind === 'restoreCluster';
   if (bootstrapping) return { kind: 'none', reason: 'NOT_SETTLED' };
   return { kind: 'reinit', action, source: leader.member };
 }

@@ -74,6 +74,12 @@ export interface ServerSettings {
   readonly walArchive?: { readonly archiveCommand: string; readonly restoreCommand: string; readonly archiveTimeoutS?: number };
   /** Cluster-wide parameters (dynamic config); they override the sizing defaults, never node settings. */
   readonly parameters?: Readonly<Record<string, string | number | boolean>>;
+  /**
+   * Archive recovery of a restored base backup (start role 'recovery'): restore_command and the
+   * recovery_target_* settings. Only for that start: a target left in place would stop every
+   * later start of the node at it.
+   */
+  readonly recovery?: Readonly<Record<string, string>>;
 }
 
 export interface MemorySizing {
@@ -156,6 +162,10 @@ export function buildServerArgs(settings: ServerSettings): string[] {
     params.set('restore_command', settings.walArchive.restoreCommand);
     if (settings.walArchive.archiveTimeoutS !== undefined) params.set('archive_timeout', String(settings.walArchive.archiveTimeoutS));
   }
+  for (const [name, value] of Object.entries(settings.recovery ?? {})) {
+    assert(name === 'restore_command' || /^recovery_target(_[a-z]+)?$/.test(name), () => `${name} is not a recovery setting`);
+    params.set(name, value);
+  }
   if (settings.standby !== undefined) {
     const s = settings.standby;
     assertSlotName(s.slotName);
@@ -173,6 +183,14 @@ export async function writeStandbySignal(dataDir: string, osUser: PgOsUser): Pro
   await chownToPg(osUser, path);
 }
 
+/** Make the next start an archive recovery that ends in a promotion (`recovery.signal`; never together with standby.signal). */
+export async function writeRecoverySignal(dataDir: string, osUser: PgOsUser): Promise<void> {
+  await rm(join(dataDir, 'standby.signal'), { force: true });
+  const path = join(dataDir, 'recovery.signal');
+  await writeFile(path, '', { mode: 0o600 });
+  await chownToPg(osUser, path);
+}
+
 /** Make the next start a primary start (no recovery). */
 export async function removeStandbySignal(dataDir: string): Promise<void> {
   await rm(join(dataDir, 'standby.signal'), { force: true });
@@ -183,9 +201,10 @@ export async function removeStandbySignal(dataDir: string): Promise<void> {
  * Remove node-specific settings that a clone or rewind copied from the source
  * into postgresql.auto.conf (primary_conninfo, primary_slot_name). They are
  * outranked by the command line anyway; removing them keeps the file honest.
- * Returns the names removed.
+ * `alsoRemove` names more (a restored cluster drops the source's
+ * synchronous_standby_names). Returns the names removed.
  */
-export async function scrubAutoConf(dataDir: string): Promise<string[]> {
+export async function scrubAutoConf(dataDir: string, alsoRemove: readonly string[] = []): Promise<string[]> {
   const path = join(dataDir, 'postgresql.auto.conf');
   let text: string;
   try {
@@ -197,7 +216,7 @@ export async function scrubAutoConf(dataDir: string): Promise<string[]> {
   const removed: string[] = [];
   const kept = text.split('\n').filter((line) => {
     const name = /^\s*([a-z_]+)\s*=/.exec(line)?.[1];
-    if (name === 'primary_conninfo' || name === 'primary_slot_name') {
+    if (name === 'primary_conninfo' || name === 'primary_slot_name' || (name !== undefined && alsoRemove.includes(name))) {
       removed.push(name);
       return false;
     }

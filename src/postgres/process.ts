@@ -5,14 +5,15 @@ import { assert } from '../lib/assert.js';
 import type { Logger } from '../lib/logger.js';
 import { silentLogger } from '../lib/logger.js';
 import type { PgBinaries } from './binaries.js';
-import { buildServerArgs, removeStandbySignal, writeStandbySignal, type ServerSettings } from './conf.js';
+import { buildServerArgs, removeStandbySignal, writeRecoverySignal, writeStandbySignal, type ServerSettings } from './conf.js';
 import { PgNotRunningError, PgPromoteFailedError, PgStartFailedError, PgStartTimeoutError, PgStopFailedError } from './errors.js';
 import { mkdirForPg, spawnIdentity, type PgOsUser } from './os-user.js';
 import { isPostmasterOf, isProcessAlive, readPostmasterPid } from './pidfile.js';
 import { withConnection, type LocalConnection } from './sql.js';
 
 export type StopMode = 'smart' | 'fast' | 'immediate';
-export type StartRole = 'primary' | 'standby';
+/** 'recovery': archive recovery of a restored backup (recovery.signal; it promotes when recovery ends). */
+export type StartRole = 'primary' | 'standby' | 'recovery';
 
 const STOP_SIGNALS: Readonly<Record<StopMode, NodeJS.Signals>> = { smart: 'SIGTERM', fast: 'SIGINT', immediate: 'SIGQUIT' };
 const STOP_ORDER: readonly StopMode[] = ['smart', 'fast', 'immediate'];
@@ -117,6 +118,7 @@ export class PostgresController {
     await mkdirForPg(this.options.osUser, server.socketDir);
     await mkdir(this.options.logDir, { recursive: true, mode: 0o700 });
     if (role === 'standby') await writeStandbySignal(this.options.dataDir, this.options.osUser);
+    else if (role === 'recovery') await writeRecoverySignal(this.options.dataDir, this.options.osUser);
     else await removeStandbySignal(this.options.dataDir);
 
     const logHandle = await open(this.logFile, 'a', 0o640);
@@ -181,7 +183,8 @@ export class PostgresController {
     }
   }
 
-  private async readLogTail(fromOffset: number): Promise<string> {
+  /** The server log from byte `fromOffset` on (its last few KiB at most): why a server that exited stopped. */
+  async readLogTail(fromOffset: number): Promise<string> {
     try {
       const size = (await stat(this.logFile)).size;
       const start = Math.max(fromOffset, size - LOG_TAIL_BYTES);

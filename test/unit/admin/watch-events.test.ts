@@ -40,6 +40,10 @@ test('initialization and the first primary; never the credentials', (t) => {
   const done = eventsOf(state, { type: 'initializeDone', atMs: T0_MS + 2, member: 'n1', systemIdentifier: '7301234567890123456', credentials: TEST_CREDENTIALS });
   t.deepEqual(done.map((e) => [e.type, e.member, e.text]), [['initialized', 'n1', 'n1 initialized the database (system identifier 7301234567890123456)']]);
   t.false(JSON.stringify(done).includes('password'));
+  const restoredFrom = { backupId: '20261126T181500Z-3fa9c2', timeline: 2, targetTimeMs: Date.UTC(2026, 10, 26, 19, 30) };
+  const restored = eventsOf(state, { type: 'initializeDone', atMs: T0_MS + 2, member: 'n1', systemIdentifier: '7301234567890123456', credentials: TEST_CREDENTIALS, restoredFrom });
+  t.is(restored[0]!.text, 'n1 restored the database from backup 20261126T181500Z-3fa9c2 to 2026-11-26T19:30:00.000Z, timeline 2 (system identifier 7301234567890123456)');
+  t.deepEqual(restored[0]!.details, { systemIdentifier: '7301234567890123456', restoredFrom });
   state = applyOk(state, [{ type: 'initializeDone', atMs: T0_MS + 2, member: 'n1', systemIdentifier: '7301234567890123456', credentials: TEST_CREDENTIALS }]);
   t.deepEqual(eventsOf(state, { type: 'initializeDone', atMs: T0_MS + 3, member: 'n1', systemIdentifier: '7301234567890123456', credentials: TEST_CREDENTIALS }), [], 'a retry changes nothing');
   const first = eventsOf(state, { type: 'promote', atMs: T0_MS + 4, candidate: 'n1', expectedEpoch: 0, timeline: 1, reason: 'bootstrap', kind: 'manual', switchLsn: '0/0' });

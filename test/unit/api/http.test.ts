@@ -16,7 +16,7 @@ function state(): ClusterState {
       n2: { registration: registration('n2'), status: { role: 'replica', state: 'streaming', timeline: 1, receiveLsn: '0/1', replayLsn: '0/1', flushLsn: '0/1', lagBytes: 2048, archive: null, reportedAtMs: 1 } },
       n3: { registration: registration('n3', { ...DEFAULT_TAGS, noloadbalance: true }), status: null },
     },
-    initialize: { member: 'n1', claimedAtMs: 1, systemIdentifier: '7300000000000000001', doneAtMs: 2, credentials: TEST_CREDENTIALS },
+    initialize: { member: 'n1', claimedAtMs: 1, systemIdentifier: '7300000000000000001', doneAtMs: 2, credentials: TEST_CREDENTIALS, restoredFrom: null },
     epoch: 1,
     leader: { member: 'n1', epoch: 1, timeline: 1, sinceMs: 1, lastRenewal: { atMs: 1, seq: 1 } },
     sync: { members: ['n2'], epoch: 1 },

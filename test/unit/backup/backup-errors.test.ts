@@ -4,10 +4,10 @@ import { PgherdError } from '../../../src/lib/errors.js';
 
 // Error codes are API: operators and the admin edge branch on them.
 test('backup error codes are stable', (t) => {
-  const reasons: BackupErrorReason[] = ['INVALID', 'FAILED', 'WAL_MISSING', 'NOT_FOUND', 'RESTORE_FAILED'];
+  const reasons: BackupErrorReason[] = ['INVALID', 'FAILED', 'WAL_MISSING', 'NOT_FOUND', 'RESTORE_FAILED', 'RESTORE_REFUSED'];
   t.deepEqual(
     reasons.map((r) => new BackupError(r, 'x').code),
-    ['PGHERD_BACKUP_INVALID', 'PGHERD_BACKUP_FAILED', 'PGHERD_BACKUP_WAL_MISSING', 'PGHERD_BACKUP_NOT_FOUND', 'PGHERD_BACKUP_RESTORE_FAILED'],
+    ['PGHERD_BACKUP_INVALID', 'PGHERD_BACKUP_FAILED', 'PGHERD_BACKUP_WAL_MISSING', 'PGHERD_BACKUP_NOT_FOUND', 'PGHERD_BACKUP_RESTORE_FAILED', 'PGHERD_BACKUP_RESTORE_REFUSED'],
   );
 });
 

@@ -12,7 +12,7 @@ const registered = () => {
 test('initializeClaim: the first claim wins; the claimant may retry; others are refused', (t) => {
   const state = registered();
   const claimed = expectOk(t, state, { type: 'initializeClaim', atMs: T0_MS, member: 'n1' });
-  t.deepEqual(claimed.state.initialize, { member: 'n1', claimedAtMs: T0_MS, systemIdentifier: null, doneAtMs: null, credentials: null });
+  t.deepEqual(claimed.state.initialize, { member: 'n1', claimedAtMs: T0_MS, systemIdentifier: null, doneAtMs: null, credentials: null, restoredFrom: null });
   t.true(claimed.result.changed);
   const retry = expectOk(t, claimed.state, { type: 'initializeClaim', atMs: T0_MS + 5, member: 'n1' });
   t.false(retry.result.changed);
@@ -29,11 +29,19 @@ test('initializeDone: only the claimant, once, with one system identifier', (t) 
   const claimed = applyOk(state, [{ type: 'initializeClaim', atMs: T0_MS, member: 'n1' }]);
   expectRefused(t, claimed, { ...done, member: 'n2' }, 'NOT_INITIALIZER');
   const initialized = expectOk(t, claimed, done);
-  t.deepEqual(initialized.state.initialize, { member: 'n1', claimedAtMs: T0_MS, systemIdentifier: '7301234567890123456', doneAtMs: T0_MS + 9, credentials: TEST_CREDENTIALS });
+  t.deepEqual(initialized.state.initialize, { member: 'n1', claimedAtMs: T0_MS, systemIdentifier: '7301234567890123456', doneAtMs: T0_MS + 9, credentials: TEST_CREDENTIALS, restoredFrom: null });
   t.false(expectOk(t, initialized.state, done).result.changed);
   expectRefused(t, initialized.state, { ...done, systemIdentifier: '1', credentials: TEST_CREDENTIALS }, 'ALREADY_INITIALIZED');
   const again = expectRefused(t, initialized.state, { type: 'initializeClaim', atMs: T0_MS, member: 'n1' }, 'ALREADY_INITIALIZED');
   t.regex(again.reason, /initialized by n1/);
+});
+
+test('initializeDone of a restore records where the database came from', (t) => {
+  const claimed = applyOk(registered(), [{ type: 'initializeClaim', atMs: T0_MS, member: 'n1' }]);
+  const restoredFrom = { backupId: '20261126T181500Z-3fa9c2', timeline: 3, targetTimeMs: T0_MS - 60_000 };
+  const done = expectOk(t, claimed, { type: 'initializeDone', atMs: T0_MS + 9, member: 'n1', systemIdentifier: '7301234567890123456', credentials: TEST_CREDENTIALS, restoredFrom });
+  t.deepEqual(done.state.initialize?.restoredFrom, restoredFrom);
+  t.throws(() => parseCommand({ type: 'initializeDone', atMs: 1, member: 'n1', systemIdentifier: '1', credentials: TEST_CREDENTIALS, restoredFrom: { ...restoredFrom, backupId: 'latest' } }), { message: /restoredFrom\.backupId/ });
 });
 
 test('registerMember: creates with default tags; re-registration updates addresses and tags, keeps first time and status', (t) => {

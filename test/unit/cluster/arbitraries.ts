@@ -19,7 +19,14 @@ const tags = fc.record(
 
 const commandArbitraries: fc.Arbitrary<ClusterCommandInput>[] = [
   fc.record({ type: fc.constant('initializeClaim' as const), atMs, member }),
-  fc.record({ type: fc.constant('initializeDone' as const), atMs, member, systemIdentifier: fc.constantFrom('7301234567890123456', '18446744073709551615'), credentials: fc.constant(TEST_CREDENTIALS) }),
+  fc.record({
+    type: fc.constant('initializeDone' as const),
+    atMs,
+    member,
+    systemIdentifier: fc.constantFrom('7301234567890123456', '18446744073709551615'),
+    credentials: fc.constant(TEST_CREDENTIALS),
+    restoredFrom: fc.option(fc.record({ backupId: fc.constant('20261126T181500Z-3fa9c2'), timeline: fc.integer({ min: 1, max: 9 }), targetTimeMs: fc.option(atMs, { nil: null }) }), { nil: null }),
+  }),
   fc.record({
     type: fc.constant('registerMember' as const),
     atMs,

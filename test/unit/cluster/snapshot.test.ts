@@ -83,6 +83,15 @@ test('the encoding is canonical: key order does not matter', (t) => {
   t.is(text(encodeState({ ...state, members })), text(encodeState(state)));
 });
 
+test('a snapshot from before restores existed (no initialize.restoredFrom) decodes as initdb', (t) => {
+  const good = JSON.parse(text(encodeState(runningCluster()))) as { format: string; v: number; state: { initialize: Record<string, unknown> } };
+  t.is(good.state.initialize.restoredFrom, null);
+  delete good.state.initialize.restoredFrom;
+  const decoded = decodeState(new TextEncoder().encode(JSON.stringify(good)));
+  t.is(decoded.initialize?.restoredFrom, null);
+  t.is(text(encodeState(decoded)), text(encodeState(runningCluster())));
+});
+
 test('malformed snapshots are refused naming the field', (t) => {
   const good = JSON.parse(text(encodeState(runningCluster()))) as { format: string; v: number; state: Record<string, unknown> };
   const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));

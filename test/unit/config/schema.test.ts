@@ -38,7 +38,7 @@ test('defaults: only the name, the advertised addresses and the cluster size are
     },
     http: { listen: '0.0.0.0:8008' },
     tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false, failover_priority: 1 },
-    bootstrap: { dynamic: DYNAMIC_DEFAULTS },
+    bootstrap: { method: 'initdb', restore: { backup: 'latest' }, dynamic: DYNAMIC_DEFAULTS },
     tls: { insecure: false },
     admin: { tokens: [] },
     backup: {
@@ -137,4 +137,33 @@ test('backup.store: local needs an absolute path, s3 a bucket; keys of the other
   t.regex(loadError(t, store({ kind: 's3', bucket: 'pg-backups', endpoint: 'ftp://x' })), /^backup\.store\.endpoint: expected an http\(s\) URL/);
   t.regex(loadError(t, store({ kind: 's3', bucket: 'pg-backups', sse_kms_key_id: 'alias/pg' })), /^backup\.store\.sse_kms_key_id: is only used with backup\.store\.sse aws:kms/);
   t.regex(loadError(t, store({ kind: 'gcs' })), /^backup\.store\.kind: /);
+});
+
+test('bootstrap.method restore: needs a store; backup is "latest" or an id; recovery_target_time is RFC 3339 with a zone', (t) => {
+  const local = { store: { kind: 'local', path: '/srv/store' } };
+  const restore = (settings: Record<string, unknown> = {}, backup: Record<string, unknown> = local) =>
+    withMinimal({ bootstrap: { method: 'restore', restore: settings }, backup });
+  t.like(load(t, restore()).bootstrap, { method: 'restore', restore: { backup: 'latest' } });
+  t.like(
+    load(t, restore({ backup: '20261126T181500Z-3fa9c2', recovery_target_time: '2026-11-26T20:30:00.25+01:00' })).bootstrap.restore,
+    { backup: '20261126T181500Z-3fa9c2', recovery_target_time: '2026-11-26T20:30:00.25+01:00' },
+  );
+  t.is(load(t, restore({ recovery_target_time: '2026-11-26T19:30:00Z' })).bootstrap.restore.recovery_target_time, '2026-11-26T19:30:00Z');
+  t.is(
+    loadError(t, restore({}, { store: { kind: 'none' } })),
+    'bootstrap.method: is restore, but backup.store.kind is none: set backup.store to the store that holds the backups of this cluster_name',
+  );
+  t.regex(loadError(t, restore({ backup: 'newest' })), /^bootstrap\.restore\.backup: expected "latest" or a backup id such as 20261126T181500Z-3fa9c2/);
+  t.regex(loadError(t, restore({ recovery_target_time: '2026-11-26T19:30:00' })), /^bootstrap\.restore\.recovery_target_time: expected an RFC 3339 time with a zone/, 'no zone: whose 19:30?');
+  t.regex(loadError(t, restore({ recovery_target_time: '2026-11-26 19:30:00+00' })), /^bootstrap\.restore\.recovery_target_time: expected an RFC 3339 time with a zone/);
+  t.regex(loadError(t, restore({ recovery_target_time: 'yesterday' })), /^bootstrap\.restore\.recovery_target_time: expected an RFC 3339/);
+  t.regex(loadError(t, withMinimal({ bootstrap: { method: 'pgbackrest' } })), /^bootstrap\.method: /);
+  t.regex(loadError(t, restore({ target_time: '2026-11-26T19:30:00Z' })), /^bootstrap\.restore\.target_time: .*bootstrap\.restore\.recovery_target_time/);
+  t.regex(loadError(t, restore({ recovery_conf: {} })), /^bootstrap\.restore\.recovery_conf: .*recovery_target_time/);
+  // With initdb the restore keys may stay, unused, and need no store.
+  t.like(load(t, withMinimal({ bootstrap: { restore: { recovery_target_time: '2026-11-26T19:30:00Z' } } })).bootstrap, { method: 'initdb' });
+  // From the environment.
+  const env = { PGHERD_BOOTSTRAP_METHOD: 'restore', PGHERD_BOOTSTRAP_RESTORE_RECOVERY_TARGET_TIME: '2026-11-26T19:30:00Z', PGHERD_BOOTSTRAP_RESTORE_BACKUP: 'latest' };
+  t.like(load(t, withMinimal({ backup: local }), env).bootstrap, { method: 'restore', restore: { backup: 'latest', recovery_target_time: '2026-11-26T19:30:00Z' } });
+  t.regex(loadError(t, withMinimal(), env), /^bootstrap\.method: is restore, but backup\.store\.kind is none.*\(from PGHERD_BOOTSTRAP_METHOD\)$/);
 });

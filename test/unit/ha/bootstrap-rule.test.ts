@@ -145,6 +145,17 @@ test('timelines: only the cluster history, and a backup of an old timeline only 
   t.regex(plan.reason, /^no usable base backup: the latest, .*, ends at 1\/800001 on timeline 1, past where that timeline forked off \(1\/800000\)$/);
 });
 
+test('a restored cluster never uses the backups of the cluster it was restored from (they may run past its fork)', (t) => {
+  // Restored from a timeline-1 backup and promoted on timeline 2; the source went on writing timeline 1 after the fork.
+  const restored = { systemIdentifier: SYSID, primaryLsn: '3/0', primaryTimeline: 2, history: [], firstTimeline: 2 };
+  t.is(backupProblem(backup({ startLsn: '2/0', stopLsn: '2/1000' }), restored), 'was taken on timeline 1 by the cluster this one was restored from (this cluster began on timeline 2)');
+  t.is(backupProblem(backup({ timeline: 2, stopTimeline: 2, startLsn: '2/800000', stopLsn: '2/900000' }), restored), null, 'its own backup');
+  t.is(backupProblem(backup({ startLsn: '2/0', stopLsn: '2/1000' }), { ...restored, firstTimeline: undefined }), null, 'initdb clusters: timeline 1 is their own');
+  const plan = decideBootstrap(input(MIB, { ...restored, primaryLsn: lsnAt(0x1_0000_0000 + MIB) }))!;
+  t.like(plan, { method: 'basebackup', walBytesSinceBackup: null });
+  t.regex(plan.reason, /^no usable base backup: the latest, .*, was taken on timeline 1 by the cluster this one was restored from/);
+});
+
 test('the actual ratio is printed with the decimals it takes not to look equal to the limit', (t) => {
   const data = 10_000;
   const at = (wal: number) => decideBootstrap(input(wal, { catalog: { kind: 'read', backups: [backup({ dataBytes: data })] } }))!.reason;

@@ -20,7 +20,7 @@ function state(overrides: Partial<ClusterState> = {}): ClusterState {
   return {
     ...base,
     config: { version: 1, values: parseDynamicConfig({}) },
-    initialize: { member: 'n1', claimedAtMs: 1, systemIdentifier: '7300000000000000001', doneAtMs: 2, credentials: TEST_CREDENTIALS },
+    initialize: { member: 'n1', claimedAtMs: 1, systemIdentifier: '7300000000000000001', doneAtMs: 2, credentials: TEST_CREDENTIALS, restoredFrom: null },
     members,
     epoch: 2,
     leader: leader('n1', 2),
@@ -70,7 +70,7 @@ test('local: a primary with no lease holder demotes, except the initializer taki
   const fresh = state({ epoch: 0, leader: null, lastPrimary: { member: null, timeline: 0 } });
   t.deepEqual(decideLocal(observe({ state: fresh })), { kind: 'claimFirstLease', timeline: 1, reason: 'FIRST_PRIMARY' });
   t.deepEqual(decideLocal(observe({ state: fresh, self: 'n2' })), { kind: 'demote', reason: 'NO_LEASE_HOLDER', holder: null });
-  const notDone = state({ epoch: 0, leader: null, initialize: { member: 'n1', claimedAtMs: 1, systemIdentifier: null, doneAtMs: null, credentials: null } });
+  const notDone = state({ epoch: 0, leader: null, initialize: { member: 'n1', claimedAtMs: 1, systemIdentifier: null, doneAtMs: null, credentials: null, restoredFrom: null } });
   t.is(decideLocal(observe({ state: notDone })).kind, 'demote');
 });
 

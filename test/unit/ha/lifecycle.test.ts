@@ -2,7 +2,7 @@ import test from 'ava';
 import { parseDynamicConfig } from '../../../src/config/dynamic.js';
 import { DEFAULT_TAGS, initialClusterState, type ClusterState, type MemberStatus } from '../../../src/cluster/state.js';
 import { decidePrimaryDuties, membersAwaitingPlan, type PrimaryBootstrapFacts } from '../../../src/ha/duties.js';
-import { decideLifecycle, type LifecycleObservation } from '../../../src/ha/lifecycle.js';
+import { decideLifecycle, NO_RESTORE, type LifecycleObservation } from '../../../src/ha/lifecycle.js';
 import { TEST_CREDENTIALS } from '../cluster/helpers.js';
 
 const SYSID = '7300000000000000001';
@@ -14,7 +14,7 @@ function state(overrides: Partial<ClusterState> = {}): ClusterState {
     ...base,
     config: { version: 1, values: parseDynamicConfig({}) },
     members: Object.fromEntries(['n1', 'n2', 'n3'].map((n) => [n, { registration: { ...registration(n), registeredAtMs: 1 }, status: null }])),
-    initialize: { member: 'n1', claimedAtMs: 1, systemIdentifier: SYSID, doneAtMs: 2, credentials: TEST_CREDENTIALS },
+    initialize: { member: 'n1', claimedAtMs: 1, systemIdentifier: SYSID, doneAtMs: 2, credentials: TEST_CREDENTIALS, restoredFrom: null },
     epoch: 1,
     leader: { member: 'n1', epoch: 1, timeline: 1, sinceMs: 3, lastRenewal: { atMs: 4, seq: 1 } },
     lastPrimary: { member: 'n1', timeline: 1 },
@@ -46,6 +46,8 @@ function observe(o: Partial<LifecycleObservation> = {}): LifecycleObservation {
     notStreamingSinceMs: null,
     standbyStartDiverged: false,
     bootstrapFailure: null,
+    bootstrapMethod: 'initdb',
+    restore: NO_RESTORE,
     ...o,
   };
 }
@@ -56,6 +58,35 @@ test('registration first: missing or changed addresses and tags are (re-)registe
   t.deepEqual(decideLifecycle(observe({ state: { ...s, members: others } })), { kind: 'register', reason: 'NOT_REGISTERED' });
   t.deepEqual(decideLifecycle(observe({ registration: { ...registration('n2'), postgresPort: 5433 } })), { kind: 'register', reason: 'REGISTRATION_CHANGED' });
   t.deepEqual(decideLifecycle(observe({ registration: { ...registration('n2'), tags: { ...DEFAULT_TAGS, nofailover: true } } })), { kind: 'register', reason: 'REGISTRATION_CHANGED' });
+});
+
+test('bootstrap.method restore: the claimant restores into an empty directory, resumes its own, refuses or waits as told', (t) => {
+  const claimed = state({ initialize: { member: 'n2', claimedAtMs: 1, systemIdentifier: null, doneAtMs: null, credentials: null, restoredFrom: null }, epoch: 0, leader: null });
+  const stopped = { running: false, role: null, streaming: false, upstream: undefined } as const;
+  const restoring = (o: Partial<LifecycleObservation>) => decideLifecycle(observe({ state: claimed, postgres: stopped, bootstrapMethod: 'restore', ...o }));
+  t.deepEqual(restoring({ dataDir: { kind: 'missing' } }), { kind: 'restoreCluster', reason: 'RESTORE_CLUSTER' });
+  t.deepEqual(restoring({ dataDir: { kind: 'empty' } }), { kind: 'restoreCluster', reason: 'RESTORE_CLUSTER' });
+  // Its own restore, whatever state the directory is in (half-extracted, recovering, promoted): resumed.
+  const pending = { ...NO_RESTORE, pending: true };
+  t.deepEqual(restoring({ dataDir: { kind: 'foreign', entries: 7 }, restore: pending }), { kind: 'restoreCluster', reason: 'RESUME_RESTORE' });
+  t.deepEqual(restoring({ restore: pending, postgres: { running: true, role: null, streaming: false, upstream: undefined } }), { kind: 'restoreCluster', reason: 'RESUME_RESTORE' });
+  // Data it did not put there is never touched.
+  t.like(restoring({}), { kind: 'refuse', reason: 'DATA_WITHOUT_CLUSTER' });
+  t.regex((restoring({}) as { detail: string }).detail, /started no restore there; move it away$/);
+  t.like(restoring({ dataDir: { kind: 'foreign', entries: 3 } }), { kind: 'refuse', reason: 'DATA_DIR_FOREIGN' });
+  // A refusal is shown until the runner looks again; a failure waits before the next attempt.
+  t.deepEqual(restoring({ dataDir: { kind: 'empty' }, restore: { ...NO_RESTORE, refusal: 'no complete base backup of cluster demo' } }), {
+    kind: 'refuse',
+    reason: 'RESTORE_REFUSED',
+    detail: 'no complete base backup of cluster demo',
+  });
+  t.deepEqual(restoring({ dataDir: { kind: 'empty' }, restore: { ...NO_RESTORE, retryAtMs: 100_001 } }), { kind: 'wait', reason: 'RESTORE_RETRY' });
+  t.deepEqual(restoring({ dataDir: { kind: 'empty' }, restore: { ...NO_RESTORE, retryAtMs: 100_000 } }), { kind: 'restoreCluster', reason: 'RESTORE_CLUSTER' });
+  // The method was switched back to initdb half-way: the operator decides.
+  t.like(decideLifecycle(observe({ state: claimed, postgres: stopped, dataDir: { kind: 'foreign', entries: 2 }, restore: pending })), { kind: 'refuse', reason: 'RESTORE_INTERRUPTED' });
+  // Not the claimant, or already initialized: restore settings change nothing.
+  t.deepEqual(restoring({ self: 'n3', registration: registration('n3'), dataDir: { kind: 'empty' } }), { kind: 'wait', reason: 'WAITING_FOR_INITIALIZER' });
+  t.is(decideLifecycle(observe({ bootstrapMethod: 'restore' })).kind, 'wait');
 });
 
 test('foreign data is never touched: another system identifier, a non-PostgreSQL directory, data without a cluster', (t) => {
@@ -72,7 +103,7 @@ test('bootstrap: claim, initialize as the claimant (fresh or resumed), wait othe
   const uninitialized = state({ initialize: null, epoch: 0, leader: null });
   const stopped = { running: false, role: null, streaming: false, upstream: undefined } as const;
   t.deepEqual(decideLifecycle(observe({ state: uninitialized, dataDir: { kind: 'empty' }, postgres: stopped })), { kind: 'claimInitialize', reason: 'CLUSTER_UNINITIALIZED' });
-  const claimed = state({ initialize: { member: 'n2', claimedAtMs: 1, systemIdentifier: null, doneAtMs: null, credentials: null }, epoch: 0, leader: null });
+  const claimed = state({ initialize: { member: 'n2', claimedAtMs: 1, systemIdentifier: null, doneAtMs: null, credentials: null, restoredFrom: null }, epoch: 0, leader: null });
   t.deepEqual(decideLifecycle(observe({ state: claimed, dataDir: { kind: 'missing' }, postgres: stopped })), { kind: 'initialize', fresh: true, reason: 'INITIALIZER' });
   t.deepEqual(decideLifecycle(observe({ state: claimed, postgres: stopped })), { kind: 'initialize', fresh: false, reason: 'RESUME_INITIALIZE' });
   t.deepEqual(decideLifecycle(observe({ state: claimed, self: 'n3', dataDir: { kind: 'empty' }, postgres: stopped })), { kind: 'wait', reason: 'WAITING_FOR_INITIALIZER' });

@@ -13,7 +13,7 @@ function state(switchover: Switchover | null, overrides: Partial<ClusterState> =
   return {
     ...base,
     config: { version: 1, values: parseDynamicConfig({}) },
-    initialize: { member: 'n1', claimedAtMs: 1, systemIdentifier: '7300000000000000001', doneAtMs: 2, credentials: TEST_CREDENTIALS },
+    initialize: { member: 'n1', claimedAtMs: 1, systemIdentifier: '7300000000000000001', doneAtMs: 2, credentials: TEST_CREDENTIALS, restoredFrom: null },
     members,
     epoch: 3,
     leader: { member: 'n1', epoch: 3, timeline: 2, sinceMs: 1, lastRenewal: { atMs: 1, seq: 1 } },
