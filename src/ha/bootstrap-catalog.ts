@@ -11,7 +11,10 @@ import type { BackupCatalogView, BackupSummary } from './bootstrap-rule.js';
  * must not), it gets 'pending' and decides at a later run — the loop is
  * woken when the read settles. A read that fails or takes longer than
  * READ_TIMEOUT_MS counts as unreadable (the plan then says so and uses
- * pg_basebackup). A result is reused for MAX_AGE_MS.
+ * pg_basebackup). A result is reused for MAX_AGE_MS — unless the cluster
+ * state recorded a newer backup since it was read (the caller passes the
+ * last one it knows as `knownBackup`): a member asking right after a backup
+ * must be planned from it.
  */
 
 /** Long enough for a slow S3 listing of a few hundred objects; a new member waits at most this for its plan. */
@@ -31,17 +34,21 @@ export interface BootstrapCatalogOptions {
 }
 
 export class BootstrapCatalog {
-  private cached: { readonly view: BackupCatalogView; readonly atMs: number } | null = null;
+  private cached: { readonly view: BackupCatalogView; readonly atMs: number; readonly knownBackup: string | null } | null = null;
   private reading = false;
 
   constructor(private readonly o: BootstrapCatalogOptions) {}
 
-  /** The catalog if a fresh one is known; else 'pending', with a read started that calls `onSettled` when done. */
-  view(onSettled: () => void): BackupCatalogView {
-    if (this.cached !== null && this.o.now() - this.cached.atMs <= (this.o.maxAgeMs ?? CATALOG_MAX_AGE_MS)) return this.cached.view;
+  /**
+   * The catalog if a fresh one is known; else 'pending', with a read started that calls `onSettled`
+   * when done. `knownBackup`: the id of the last backup the cluster state recorded (null: none).
+   */
+  view(onSettled: () => void, knownBackup: string | null = null): BackupCatalogView {
+    const cached = this.cached;
+    if (cached !== null && cached.knownBackup === knownBackup && this.o.now() - cached.atMs <= (this.o.maxAgeMs ?? CATALOG_MAX_AGE_MS)) return cached.view;
     if (!this.reading) {
       this.reading = true;
-      void this.refresh().finally(() => {
+      void this.refresh(knownBackup).finally(() => {
         this.reading = false;
         onSettled();
       });
@@ -49,7 +56,7 @@ export class BootstrapCatalog {
     return PENDING;
   }
 
-  private async refresh(): Promise<void> {
+  private async refresh(knownBackup: string | null): Promise<void> {
     const timeoutMs = this.o.timeoutMs ?? CATALOG_READ_TIMEOUT_MS;
     const started = this.o.now();
     let timer: NodeJS.Timeout | undefined;
@@ -67,7 +74,7 @@ export class BootstrapCatalog {
     } finally {
       clearTimeout(timer);
     }
-    this.cached = { view, atMs: this.o.now() };
+    this.cached = { view, atMs: this.o.now(), knownBackup };
   }
 }
 

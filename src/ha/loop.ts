@@ -515,7 +515,7 @@ export class HaLoop {
   private backupCatalog(state: ClusterState): BackupCatalogView {
     if (this.o.bootstrapCatalog === undefined) return { kind: 'noStore' };
     if (membersAwaitingPlan(state, this.o.self).length === 0) return { kind: 'pending' };
-    return this.o.bootstrapCatalog.view(() => this.kick());
+    return this.o.bootstrapCatalog.view(() => this.kick(), state.backup.last?.backupId ?? null);
   }
 
   /** Commit a renewal; on success the lease runs from when it was SENT, and the fence is pushed out to match. */

@@ -1,8 +1,8 @@
 /**
  * How a new member gets its data (DESIGN §6), on a real three-node cluster
  * whose agents archive WAL into one local store: a base backup of this
- * cluster is taken into the store from the primary (takeBaseBackup, as the
- * agent's schedule will), rows are written after it, then new nodes join
+ * cluster is taken into the store by the primary's agent (pgherdctl backup
+ * create), rows are written after it, then new nodes join
  * one at a time, each with the thresholds set for one branch:
  *
  *  (a) within both thresholds: the plan is S3 with that backup and the
@@ -25,10 +25,8 @@ import test, { type ExecutionContext } from 'ava';
 import type { AdminClient } from '../../../src/admin/client.js';
 import type { BootstrapPlanView } from '../../../src/admin/types.js';
 import { backupObjectKey } from '../../../src/backup/backup-manifest.js';
-import { takeBaseBackup } from '../../../src/backup/base-backup.js';
 import { LocalStore } from '../../../src/backup/store-local.js';
 import { renderList } from '../../../src/cli/ctl/render.js';
-import { findPgBinaries, REPLICATION_ROLE, resolvePgOsUser } from '../../../src/postgres/index.js';
 import type { AgentCluster } from '../../../scripts/lib/agent-cluster.js';
 import { untilValue } from '../../helpers/wait.js';
 import { startAgentCluster, superuserPassword, tryQuery, untilHealthy } from './helpers.js';
@@ -40,13 +38,6 @@ const JOIN_MS = 120_000;
 async function count(cluster: AgentCluster, name: string, password: string): Promise<number | Error> {
   const rows = await tryQuery(cluster, name, password, 'SELECT count(*)::int AS n FROM b');
   return rows instanceof Error ? rows : Number(rows.rows[0]!['n']);
-}
-
-/** The replication role's password, from a replica's passfile (`*:*:*:user:password`, ':' and '\' escaped). */
-async function replicationPassword(cluster: AgentCluster, replica: string): Promise<string> {
-  const line = (await readFile(join(cluster.node(replica).dir, 'pgpass-replication'), 'utf8')).trim();
-  const fields = line.match(/(?:\\.|[^:\\])+/g) ?? [];
-  return fields[4]!.replace(/\\(.)/g, '$1');
 }
 
 async function planOf(admin: AdminClient, member: string): Promise<BootstrapPlanView> {
@@ -95,16 +86,11 @@ test.serial('a new member: S3 within the thresholds, pg_basebackup beyond them, 
   const store = new LocalStore(storeDir);
   t.teardown(() => store.close());
   const started = performance.now();
-  const manifest = await takeBaseBackup({
-    binaries: await findPgBinaries({}),
-    osUser: await resolvePgOsUser(),
-    store,
-    cluster: CLUSTER,
-    connection: { host: cluster.node(primary).host, port: cluster.node(primary).pgPort, user: REPLICATION_ROLE, password: await replicationPassword(cluster, first.replicas[0]!) },
-    takenOn: primary,
-    walWaitTimeoutMs: 60_000,
-    walPollMs: 200,
-  });
+  // Taken by the primary's agent (pgherdctl backup create): the cluster state records it, so the
+  // primary's cached catalog is read again for the next plan.
+  const taken = await admin.createBackup({ timeoutMs: 120_000 });
+  t.is(taken.run?.status, 'done', taken.message);
+  const manifest = (await admin.listBackups()).backups.find((b) => b.id === taken.run!.backupId)!;
   t.log(`backup ${manifest.id}: ${manifest.dataBytes} bytes of data, ${manifest.storedBytes} stored, ${manifest.startLsn}..${manifest.stopLsn}, ${Math.round(performance.now() - started)} ms`);
   t.false((await tryQuery(cluster, primary, password, 'INSERT INTO b SELECT g, md5(g::text) FROM generate_series(2001, 2500) g')) instanceof Error);
 

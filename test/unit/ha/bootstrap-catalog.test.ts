@@ -30,6 +30,20 @@ test('the loop never waits: pending while the store is read, then the backups un
   t.is(reads, 2);
 });
 
+test('a backup the cluster state recorded since the read makes a fresh catalog stale at once', async (t) => {
+  let reads = 0;
+  const catalog = new BootstrapCatalog({ read: async () => (reads++, [BACKUP]), now: () => 0, log: silentLogger, maxAgeMs: 10_000 });
+  const first = settled();
+  catalog.view(first.onSettled, null);
+  await first.done;
+  t.deepEqual(catalog.view(() => t.fail('fresh'), null), { kind: 'read', backups: [BACKUP] });
+  const second = settled();
+  t.deepEqual(catalog.view(second.onSettled, BACKUP.id), { kind: 'pending' }, 'a backup was recorded: read again');
+  await second.done;
+  t.deepEqual(catalog.view(() => t.fail('fresh for that backup'), BACKUP.id), { kind: 'read', backups: [BACKUP] });
+  t.is(reads, 2);
+});
+
 test('a store that fails or hangs is unreadable, saying why; a later look reads again', async (t) => {
   let nowMs = 0;
   let fail = true;
