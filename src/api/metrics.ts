@@ -224,6 +224,8 @@ function backupMetrics(registers: Registry[], backup: BackupMetricsSource): void
     ['pgherd_wal_archive_stored_bytes_total', 'Bytes written to the store for WAL (after compression)', (a) => a.storedBytes],
     ['pgherd_wal_archive_failures_total', 'archive_command calls that failed (conflicts included)', (a) => a.failures],
     ['pgherd_wal_archive_conflicts_total', 'WAL files whose name the store already holds with other content (never overwritten)', (a) => a.conflicts],
+    ['pgherd_wal_archive_markers_written_total', 'WAL files read ahead into the store and marked for archive_command\'s shell fast path', (a) => a.markersWritten],
+    ['pgherd_wal_archive_markers_consumed_total', 'WAL files archive_command confirmed from the agent\'s marker without reaching the agent (its fast path)', (a) => a.markersConsumed],
     ['pgherd_wal_restored_files_total', 'WAL files restore_command got from the store', (_, r) => r.restoredFiles],
     ['pgherd_wal_restore_failures_total', 'restore_command calls that failed (a file the store does not hold is not a failure)', (_, r) => r.failures],
   ];

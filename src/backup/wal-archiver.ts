@@ -7,7 +7,9 @@ import { ConfigError, PgherdError } from '../lib/errors.js';
 import { Limiter, type Slot } from '../lib/limiter.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { DigestTap } from './body.js';
+import { ReadyWatch } from './ready-watch.js';
 import type { ObjectInfo, ObjectStore } from './store.js';
+import { ArchivedSpool, fileIdentityOf, identityText, sameFile, type FileIdentity } from './wal-archived-spool.js';
 import { WalArchiveError, WalConflictError, WalNameError } from './wal-errors.js';
 import { compareArchiveOrder, isWalFileName, walKey } from './wal-names.js';
 import { decodeBuffer, fromStoreMetadata, sha256Hex, sniffEncoding, toStoreMetadata, type WalObjectMeta } from './wal-object.js';
@@ -29,18 +31,32 @@ import { checkAbsolutePath, checkClusterName, checkIntegerRange } from './wal-op
  * lastError) — PostgreSQL keeps the file and retries; an operator decides.
  *
  * Read-ahead: PostgreSQL archives one file at a time and waits for each
- * command. On every request the archiver lists archive_status/*.ready,
- * takes the `readAhead` names PostgreSQL will ask for next (its own order:
- * timeline history files first, then oldest first; pgarch.c
- * ready_file_comparator) and starts their uploads in the background, at
- * most `parallel` uploads running at once overall (a waiting
- * archive_command goes first). When PostgreSQL then asks for such a name,
- * the answer is the upload in flight or already done. A finished
- * background upload is remembered (bounded) until its request arrives,
- * together with the file's identity (inode, size, mtime): should pg_wal be
- * replaced in between (rewind, re-clone), the file is archived afresh. A
- * failed background upload is not remembered: the request tries again, and
- * only requests count and log failures (a background failure is a debug
+ * command. The archiver does not wait for it: it watches
+ * archive_status (ready-watch.ts: fs.watch, and a scan every
+ * `scanIntervalMs` as the fallback), and at every wake-up and every request
+ * lists archive_status/*.ready, takes the first `readAhead` + 1 names in
+ * PostgreSQL's own order (timeline history files first, then oldest first;
+ * pgarch.c ready_file_comparator) and starts their uploads in the
+ * background, at most `parallel` uploads running at once overall (a
+ * waiting archive_command goes first). A background failure is retried by
+ * the scan only after a back-off (BACKGROUND_RETRY_MS_*); a request always
+ * tries at once.
+ *
+ * A finished background upload is answered two ways:
+ *  - fast path: with `archivedDir`, the archiver writes a marker for the
+ *    name (wal-archived-spool.ts: the file's inode, size and mtime as it was
+ *    read) once the bytes are durably in the store; archive_command (a sh
+ *    snippet, wal-commands.ts) finds it, compares it with `stat` of %p,
+ *    removes it and succeeds without starting node. The agent never sees
+ *    that request: a scan that finds the .ready gone counts the marker as
+ *    consumed if it is gone too (markersConsumed), and removes it otherwise;
+ *  - slow path: the result is remembered (bounded) until the request
+ *    arrives through the socket, together with the file's identity: should
+ *    pg_wal hold another file by then (rewind, re-clone), it is archived
+ *    afresh with the full conflict check. Every request removes the name's
+ *    marker before it answers, so a marker is used at most once and never
+ *    outlives the answer for its name.
+ * Only requests count and log failures (a background failure is a debug
  * line), so metrics count PostgreSQL's attempts.
  *
  * Memory: each running upload holds its stored (compressed) bytes, so at
@@ -61,8 +77,18 @@ export interface WalArchiverOptions {
   readonly gzipLevel?: number;
   /** Concurrent uploads, foreground and read-ahead together; default 4. */
   readonly parallel?: number;
-  /** Ready files uploaded ahead of PostgreSQL's requests; default = parallel; 0 turns read-ahead off. */
+  /** Ready files uploaded ahead of PostgreSQL's requests; default = parallel; 0 turns read-ahead (and the watch) off. */
   readonly readAhead?: number;
+  /** Scan archive_status at least this often, besides fs.watch; default 250. */
+  readonly scanIntervalMs?: number;
+  /**
+   * The archived-marker directory of archive_command's fast path
+   * (wal-archived-spool.ts; its parent must exist). Emptied and created at
+   * construction. Undefined: no markers, every request goes through the socket.
+   */
+  readonly archivedDir?: string;
+  /** Owner of archivedDir and its markers (the PostgreSQL OS user when the agent is root); undefined: the agent's user. */
+  readonly archivedDirOwner?: { readonly uid: number; readonly gid: number };
   readonly logger?: Logger;
   /** Wall clock for the "last … at" stats (ms since the epoch); default Date.now. */
   readonly nowMs?: () => number;
@@ -84,6 +110,17 @@ const ZLIB_CHUNK_BYTES = 256 * 1024;
 /** zlib's largest hash table (256 KiB more per stream than the default 8): ~25 % faster at level 1 on WAL-like data, same ratio (measured). */
 const ZLIB_MEM_LEVEL = 9;
 const READ_CHUNK_BYTES = 1024 * 1024;
+export const WAL_READY_SCAN_INTERVAL_MS_DEFAULT = 250;
+const SCAN_INTERVAL_MS_MIN = 10;
+const SCAN_INTERVAL_MS_MAX = 60_000;
+/**
+ * A failed background upload is tried again by the scan after this, doubling
+ * up to the maximum: a store that fails or a conflicting object is not hit
+ * with a 16 MiB read at every wake-up. PostgreSQL's own requests are never held back.
+ */
+const BACKGROUND_RETRY_MS_MIN = 10_000;
+const BACKGROUND_RETRY_MS_MAX = 300_000;
+assert(BACKGROUND_RETRY_MS_MIN <= BACKGROUND_RETRY_MS_MAX, 'the background retry back-off grows from its minimum to its maximum');
 
 export interface ArchiveOutcome {
   /** 'uploaded': stored now (by this request or read-ahead); 'already_archived': the store held the same bytes. */
@@ -100,7 +137,7 @@ export interface WalArchiverStats {
   readonly archivedFiles: number;
   readonly archivedBytes: number;
   readonly storedBytes: number;
-  /** Requests answered by an object already in the store with the same SHA-256. */
+  /** Files found already in the store with the same SHA-256 (by requests and read-ahead): nothing uploaded. */
   readonly alreadyArchivedFiles: number;
   /** Failed archive requests, conflicts included. */
   readonly failures: number;
@@ -111,12 +148,10 @@ export interface WalArchiverStats {
   readonly lastErrorAtMs: number | null;
   /** Uploads running or waiting for a slot. */
   readonly inFlight: number;
-}
-
-interface FileIdentity {
-  readonly ino: number;
-  readonly size: number;
-  readonly mtimeMs: number;
+  /** Markers written for archive_command's fast path (background uploads in the store). */
+  readonly markersWritten: number;
+  /** Markers archive_command consumed: files PostgreSQL archived without reaching the agent. */
+  readonly markersConsumed: number;
 }
 
 /** One upload, started by a request or by read-ahead. */
@@ -134,7 +169,18 @@ class Job {
   }
 }
 
-type JobResult = { readonly ok: true; readonly outcome: ArchiveOutcome; readonly file: FileIdentity } | { readonly ok: false; readonly error: PgherdError };
+interface JobDone {
+  readonly outcome: ArchiveOutcome;
+  /** pg_wal/<name> as it was read. */
+  readonly file: FileIdentity;
+}
+
+/** A background result waiting for its request; `marked`: its marker was written. */
+interface Finished extends JobDone {
+  readonly marked: boolean;
+}
+
+type JobResult = ({ readonly ok: true } & JobDone) | { readonly ok: false; readonly error: PgherdError };
 
 interface LocalFile {
   readonly body: Buffer;
@@ -155,11 +201,16 @@ export class WalArchiver {
   private readonly log: Logger;
   private readonly nowMs: () => number;
   private readonly limiter: Limiter;
+  private readonly spool: ArchivedSpool | undefined;
+  private readonly watch: ReadyWatch | undefined;
   private readonly inFlight = new Map<string, Job>();
-  private readonly finished = new Map<string, { readonly outcome: ArchiveOutcome; readonly file: FileIdentity }>();
+  private readonly finished = new Map<string, Finished>();
   /** Names whose request succeeded lately: their .ready marker may linger a moment, read-ahead must not take them again. */
   private readonly answered = new Set<string>();
+  /** Names whose background upload failed: not read ahead again before `atMs` (performance.now()). */
+  private readonly backoff = new Map<string, { readonly failures: number; readonly atMs: number }>();
   private scanning = false;
+  private scanAgain = false;
   private closed = false;
   private counters = {
     archivedFiles: 0,
@@ -172,6 +223,8 @@ export class WalArchiver {
     lastArchivedAtMs: null as number | null,
     lastError: null as string | null,
     lastErrorAtMs: null as number | null,
+    markersWritten: 0,
+    markersConsumed: 0,
   };
 
   constructor(options: WalArchiverOptions) {
@@ -185,6 +238,9 @@ export class WalArchiver {
     checkIntegerRange(OWNER, 'parallel', parallel, 1, WAL_ARCHIVE_PARALLEL_MAX);
     const readAhead = options.readAhead ?? Math.min(parallel, WAL_READ_AHEAD_MAX);
     checkIntegerRange(OWNER, 'readAhead', readAhead, 0, WAL_READ_AHEAD_MAX);
+    const scanIntervalMs = options.scanIntervalMs ?? WAL_READY_SCAN_INTERVAL_MS_DEFAULT;
+    checkIntegerRange(OWNER, 'scanIntervalMs', scanIntervalMs, SCAN_INTERVAL_MS_MIN, SCAN_INTERVAL_MS_MAX);
+    if (options.archivedDir !== undefined) checkAbsolutePath(OWNER, 'archivedDir', options.archivedDir);
     this.store = options.store;
     this.cluster = options.cluster;
     this.walDir = join(options.pgdata, 'pg_wal');
@@ -195,6 +251,9 @@ export class WalArchiver {
     this.limiter = new Limiter(parallel);
     this.log = (options.logger ?? silentLogger).child({ component: 'wal-archive' });
     this.nowMs = options.nowMs ?? Date.now;
+    // Every marker of an earlier run is gone before anything else happens.
+    this.spool = options.archivedDir === undefined ? undefined : new ArchivedSpool(options.archivedDir, options.archivedDirOwner);
+    this.watch = readAhead === 0 ? undefined : new ReadyWatch(this.statusDir, () => this.startReadAhead(), scanIntervalMs, this.log);
   }
 
   /**
@@ -209,20 +268,23 @@ export class WalArchiver {
       this.log.warn({ name: name.slice(0, 100), err: error.message }, 'wal.archive_refused');
       throw error;
     }
-    const early = await this.takeFinished(name);
-    if (early !== undefined) {
-      this.noteAnswered(name);
+    try {
+      const early = await this.takeFinished(name);
+      if (early !== undefined) {
+        this.startReadAhead();
+        return early;
+      }
+      const job = this.inFlight.get(name) ?? this.startJob(name, true);
+      job.requested = true;
+      job.slot.expedite();
       this.startReadAhead();
-      return early;
+      const result = await job.result;
+      if (!result.ok) throw result.error;
+      return result.outcome;
+    } finally {
+      // This answer is the name's one confirmation: a marker left for it (the shell found it stale, or came first) must not confirm a later .ready.
+      await this.removeMarker(name);
     }
-    const job = this.inFlight.get(name) ?? this.startJob(name, true);
-    job.requested = true;
-    job.slot.expedite();
-    this.startReadAhead();
-    const result = await job.result;
-    if (!result.ok) throw result.error;
-    this.noteAnswered(name);
-    return result.outcome;
   }
 
   /** Files PostgreSQL has marked ready and not yet had archived: the archive lag in files. 0 when pg_wal/archive_status does not exist. */
@@ -234,9 +296,10 @@ export class WalArchiver {
     return Object.freeze({ ...this.counters, inFlight: this.inFlight.size });
   }
 
-  /** Stops read-ahead and waits for the uploads in flight to finish. */
+  /** Stops the watch and read-ahead and waits for the uploads in flight to finish. */
   async close(): Promise<void> {
     this.closed = true;
+    this.watch?.close();
     await Promise.all([...this.inFlight.values()].map((job) => job.result));
   }
 
@@ -244,12 +307,14 @@ export class WalArchiver {
   private async takeFinished(name: string): Promise<ArchiveOutcome | undefined> {
     const kept = this.finished.get(name);
     if (kept === undefined) return undefined;
+    const now = await stat(join(this.walDir, name), { bigint: true }).then(fileIdentityOf, () => undefined);
+    // Kept until here, then answered in the same step: a scan meanwhile must not read the name ahead again.
     this.finished.delete(name);
-    const now = await fileIdentity(join(this.walDir, name)).catch(() => undefined);
-    if (now === undefined || now.ino !== kept.file.ino || now.size !== kept.file.size || now.mtimeMs !== kept.file.mtimeMs) {
+    if (now === undefined || !sameFile(now, kept.file)) {
       this.log.info({ name }, 'wal.read_ahead_stale');
       return undefined;
     }
+    this.noteAnswered(name);
     this.log.debug({ name }, 'wal.read_ahead_hit');
     return kept.outcome;
   }
@@ -257,9 +322,14 @@ export class WalArchiver {
   private startJob(name: string, requested: boolean): Job {
     const job = new Job(name, this.limiter.acquire(requested), requested);
     job.result = this.runJob(job).then(
-      (done): JobResult => {
+      async (done): Promise<JobResult> => {
+        // Still in flight while the marker is written: a request arriving meanwhile waits for this job and removes the marker itself.
+        const marked = !job.requested && (await this.writeMarker(name, done.file));
         this.inFlight.delete(name);
-        if (!job.requested) this.keepFinished(name, done);
+        this.backoff.delete(name);
+        // In the same step as leaving inFlight, so that no scan finds the name in neither and reads it ahead again.
+        if (job.requested) this.noteAnswered(name);
+        else this.keepFinished(name, { ...done, marked });
         return { ok: true, ...done };
       },
       (cause: unknown): JobResult => {
@@ -273,7 +343,7 @@ export class WalArchiver {
     return job;
   }
 
-  private async runJob(job: Job): Promise<{ outcome: ArchiveOutcome; file: FileIdentity }> {
+  private async runJob(job: Job): Promise<JobDone> {
     await job.slot.granted;
     try {
       const startedMs = performance.now();
@@ -298,6 +368,31 @@ export class WalArchiver {
     }
   }
 
+  /** The fast path's marker for a background result now in the store; false (and the slow path) when it cannot be written. */
+  private async writeMarker(name: string, file: FileIdentity): Promise<boolean> {
+    if (this.spool === undefined) return false;
+    try {
+      await this.spool.write(name, file);
+      this.counters.markersWritten += 1;
+      return true;
+    } catch (error) {
+      this.log.warn({ name, dir: this.spool.dir, err: (error as Error).message }, 'wal.archived_marker_failed');
+      return false;
+    }
+  }
+
+  /** Remove the marker for `name` if there is one; true when there was. */
+  private async removeMarker(name: string): Promise<boolean> {
+    if (this.spool === undefined) return false;
+    try {
+      return await this.spool.remove(name);
+    } catch (error) {
+      // The marker still describes bytes in the store (and only that very file): left, it is merely not single-use.
+      this.log.warn({ name, dir: this.spool.dir, err: (error as Error).message }, 'wal.archived_marker_remove_failed');
+      return false;
+    }
+  }
+
   /**
    * One pass over pg_wal/<name>: its digest and size, and — when `encode` —
    * its bytes as they are to be stored (compressed or not); otherwise an
@@ -307,8 +402,8 @@ export class WalArchiver {
     const path = join(this.walDir, name);
     const handle = await open(path, 'r');
     try {
-      const info = await handle.stat();
-      const file: FileIdentity = { ino: info.ino, size: info.size, mtimeMs: info.mtimeMs };
+      // The identity of the bytes about to be read: what a marker and a kept result vouch for.
+      const file = fileIdentityOf(await handle.stat({ bigint: true }));
       const tap = new DigestTap();
       const source = handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES, autoClose: false });
       const chunks: Buffer[] = [];
@@ -317,6 +412,9 @@ export class WalArchiver {
       };
       if (encode && this.compression === 'gzip') await pipeline(source, tap, createGzip({ level: this.gzipLevel, memLevel: ZLIB_MEM_LEVEL, chunkSize: ZLIB_CHUNK_BYTES }), sink);
       else await pipeline(source, tap, sink);
+      // PostgreSQL never writes a file it marked ready; should anything else, these bytes are not what `file` names.
+      const after = fileIdentityOf(await handle.stat({ bigint: true }));
+      if (!sameFile(file, after) || BigInt(tap.bytes) !== file.size) throw new Error(`${path} changed while it was read (${identityText(file)} before, ${identityText(after)} after, ${tap.bytes} bytes read)`);
       const meta: WalObjectMeta = { encoding: this.compression === 'gzip' ? 'gzip' : 'identity', sha256: tap.sha256(), size: tap.bytes };
       return { body: Buffer.concat(chunks), meta, file };
     } finally {
@@ -342,29 +440,73 @@ export class WalArchiver {
     if (this.answered.size > ANSWERED_MAX) this.answered.delete(this.answered.values().next().value as string);
   }
 
-  private keepFinished(name: string, done: { outcome: ArchiveOutcome; file: FileIdentity }): void {
+  private keepFinished(name: string, done: Finished): void {
     this.finished.set(name, done);
     while (this.finished.size > FINISHED_MAX) {
       const oldest = this.finished.keys().next().value as string;
+      const evicted = this.finished.get(oldest)!;
       this.finished.delete(oldest);
+      // Forgotten here, so it must not confirm anything later either.
+      if (evicted.marked) void this.removeMarker(oldest);
     }
   }
 
-  /** Start background uploads of the next ready files, unless a scan is running or there is nothing to gain. */
+  /**
+   * A wake-up (the watch, its timer, a request): scan archive_status and
+   * start background uploads. One scan at a time; a wake-up during a scan
+   * makes one more run after it, so no change goes unseen.
+   */
   private startReadAhead(): void {
-    if (this.readAhead === 0 || this.scanning || this.closed) return;
+    if (this.readAhead === 0 || this.closed) return;
+    if (this.scanning) {
+      this.scanAgain = true;
+      return;
+    }
     this.scanning = true;
-    this.readyNames()
-      .then((names) => {
-        for (const name of names.slice(0, this.readAhead + 1)) {
-          if (this.closed) return;
-          if (!this.inFlight.has(name) && !this.finished.has(name) && !this.answered.has(name)) this.startJob(name, false);
-        }
-      })
+    this.scanAgain = false;
+    this.scan()
       .catch((error: unknown) => this.log.debug({ err: (error as Error).message }, 'wal.read_ahead_scan_failed'))
       .finally(() => {
         this.scanning = false;
+        if (this.scanAgain) this.startReadAhead();
       });
+  }
+
+  /** Forget what PostgreSQL is done with, then upload the first `readAhead` + 1 ready names not yet uploaded, in flight, answered or backing off. */
+  private async scan(): Promise<void> {
+    const names = await this.readyNames();
+    await this.forgetGone(new Set(names));
+    const nowMs = performance.now();
+    for (const name of names.slice(0, this.readAhead + 1)) {
+      if (this.closed) return;
+      if (this.inFlight.has(name) || this.finished.has(name) || this.answered.has(name)) continue;
+      if ((this.backoff.get(name)?.atMs ?? 0) > nowMs) continue;
+      this.startJob(name, false);
+    }
+  }
+
+  /**
+   * Background results whose .ready is gone: PostgreSQL is done with the
+   * name without asking the agent. Its marker gone too: the fast path took
+   * it (counted). Still there: unused (the .ready went away otherwise) and
+   * removed. `ready` was listed after every kept name was seen ready.
+   */
+  private async forgetGone(ready: ReadonlySet<string>): Promise<void> {
+    for (const name of [...this.backoff.keys()]) if (!ready.has(name)) this.backoff.delete(name);
+    const gone: string[] = [];
+    for (const [name, kept] of this.finished) {
+      if (ready.has(name)) continue;
+      this.finished.delete(name);
+      if (kept.marked) gone.push(name);
+    }
+    for (const name of gone) {
+      if (await this.removeMarker(name)) {
+        this.log.debug({ name }, 'wal.archived_marker_unused');
+      } else {
+        this.counters.markersConsumed += 1;
+        this.log.debug({ name }, 'wal.archived_marker_consumed');
+      }
+    }
   }
 
   /** Names with a .ready marker, in the order PostgreSQL archives them. */
@@ -395,7 +537,10 @@ export class WalArchiver {
 
   private reportFailure(job: Job, error: PgherdError): void {
     if (!job.requested) {
-      this.log.debug({ name: job.name, err: error.message }, 'wal.read_ahead_failed');
+      const failures = (this.backoff.get(job.name)?.failures ?? 0) + 1;
+      const retryMs = Math.min(BACKGROUND_RETRY_MS_MIN * 2 ** (failures - 1), BACKGROUND_RETRY_MS_MAX);
+      this.backoff.set(job.name, { failures, atMs: performance.now() + retryMs });
+      this.log.debug({ name: job.name, err: error.message, retryMs }, 'wal.read_ahead_failed');
       return;
     }
     this.countFailure(error);
@@ -412,9 +557,4 @@ export class WalArchiver {
     this.counters.lastError = error.message;
     this.counters.lastErrorAtMs = this.nowMs();
   }
-}
-
-async function fileIdentity(path: string): Promise<FileIdentity> {
-  const info = await stat(path);
-  return { ino: info.ino, size: info.size, mtimeMs: info.mtimeMs };
 }

@@ -10,9 +10,25 @@ import { WAL_CLIENT_TIMEOUT_ENV } from './wal-protocol.js';
  *
  * PostgreSQL first replaces %f, %p (and %r) and turns %% into %, then runs
  * the result with `sh -c`. So the fixed parts — node, the client script, the
- * socket — are single-quoted for the shell and have every % doubled for
- * PostgreSQL; %f and %p stay bare (PostgreSQL's own names and paths
- * relative to PGDATA: [0-9A-Za-z._/] only).
+ * socket, the marker directory — are single-quoted for the shell and have
+ * every % doubled for PostgreSQL (PostgreSQL 16 refuses an unknown %x; 15
+ * keeps it); %f and %p stay bare (PostgreSQL's own names and paths
+ * relative to PGDATA: [0-9A-Za-z._/] only). PostgreSQL 15 builds the
+ * command in a 1024-byte buffer and silently cuts what does not fit, so a
+ * command that could not hold the longest %f and %p is refused here.
+ *
+ * With `archivedDir` (the agent's archived-marker spool,
+ * wal-archived-spool.ts) archive_command is first a POSIX sh fast path,
+ * as pgBackRest's asynchronous archiving has one: when the agent has
+ * already stored the file ahead of PostgreSQL (read-ahead), a marker
+ * <archivedDir>/%f holds `<inode>.<size>.<mtime seconds>` of the file as it
+ * was read; if that equals `stat -c %i.%s.%Y %p` now and the shell can
+ * remove the marker (so it confirms once), the command exits 0 without
+ * starting node. Anything else — no marker, another file, a marker the
+ * agent removed first, no stat — execs the client (the slow path: the
+ * agent checks and archives as ever, conflicts included), whose exit status
+ * is the command's. The snippet holds no `" "` (postmaster.opts, which
+ * pending.ts parses, quotes each argument without escaping).
  */
 
 export interface WalCommandsOptions {
@@ -24,7 +40,14 @@ export interface WalCommandsOptions {
   readonly socketPath: string;
   /** The client's overall timeout; default: the client's own (wal-protocol.ts). */
   readonly clientTimeoutMs?: number;
+  /** The archiver's marker directory (WalArchiverOptions.archivedDir): archive_command gets the fast path. */
+  readonly archivedDir?: string;
 }
+
+/** PostgreSQL 15's archive_command buffer (MAXPGPATH) less its terminating NUL. */
+export const ARCHIVE_COMMAND_BYTES_MAX = 1023;
+/** The longest %f: a backup history file name. */
+const LONGEST_WAL_NAME = '000000010000000000000001.00000028.backup';
 
 export interface WalCommands {
   readonly archiveCommand: string;
@@ -32,17 +55,45 @@ export interface WalCommands {
 }
 
 export function walCommands(options: WalCommandsOptions): WalCommands {
-  const fixed = [options.nodePath, options.clientPath].map(commandWord);
+  const client = [options.nodePath, options.clientPath].map(commandWord).join(' ');
   const socket = commandWord(options.socketPath);
-  let environment = '';
+  let timeout: string | undefined;
   if (options.clientTimeoutMs !== undefined) {
     if (!Number.isSafeInteger(options.clientTimeoutMs) || options.clientTimeoutMs <= 0) throw new RangeError(`clientTimeoutMs: expected a positive integer, got ${options.clientTimeoutMs}`);
-    environment = `${WAL_CLIENT_TIMEOUT_ENV}=${options.clientTimeoutMs} `;
+    timeout = `${WAL_CLIENT_TIMEOUT_ENV}=${options.clientTimeoutMs}`;
+  }
+  const environment = timeout === undefined ? '' : `${timeout} `;
+  const archiveClient = `${client} archive ${socket} %f`;
+  const archiveCommand =
+    options.archivedDir === undefined ? `${environment}${archiveClient}` : `${fastPath(options.archivedDir)} ${timeout === undefined ? '' : `export ${timeout}; `}exec ${archiveClient}`;
+  const expandedBytes = Buffer.byteLength(expandForLength(archiveCommand));
+  if (expandedBytes > ARCHIVE_COMMAND_BYTES_MAX) {
+    throw new RangeError(`archive_command would be ${expandedBytes} bytes with the longest file name, PostgreSQL takes at most ${ARCHIVE_COMMAND_BYTES_MAX}: shorten the paths of node, the client or the socket directory`);
   }
   return {
-    archiveCommand: `${environment}${fixed.join(' ')} archive ${socket} %f`,
-    restoreCommand: `${environment}${fixed.join(' ')} restore ${socket} %f %p`,
+    archiveCommand,
+    restoreCommand: `${environment}${client} restore ${socket} %f %p`,
   };
+}
+
+/**
+ * The shell test in front of the client: m is the marker, v its content
+ * (empty when there is none: v is set first, read's own status and errors
+ * are ignored). `rm` without -f fails when the marker is gone, so two
+ * readers cannot both take it. %i %s %Y are stat's, doubled for PostgreSQL.
+ */
+function fastPath(archivedDir: string): string {
+  const marker = `${commandWord(`${archivedDir}/`)}%f`;
+  return [
+    `m=${marker} v=;`,
+    '{ read -r v < "$m"; } 2>/dev/null;',
+    'if [ -n "$v" ] && [ "$v" = "$(stat -c %%i.%%s.%%Y %p 2>/dev/null)" ] && rm "$m" 2>/dev/null; then exit 0; fi;',
+  ].join(' ');
+}
+
+/** What PostgreSQL would run for the longest name: %f and %p expanded, %% turned into %. */
+function expandForLength(command: string): string {
+  return command.replace(/%[fp%]/g, (m) => (m === '%f' ? LONGEST_WAL_NAME : m === '%p' ? `pg_wal/${LONGEST_WAL_NAME}` : '%'));
 }
 
 /** One fixed word of the command: single-quoted for sh, every % doubled for PostgreSQL. */

@@ -5,6 +5,7 @@ import type { Logger } from '../lib/logger.js';
 import { mkdirForPg, type PgOsUser } from '../postgres/index.js';
 import { openStore, type StoreSettings } from '../backup/open-store.js';
 import type { ObjectStore } from '../backup/store.js';
+import { WAL_ARCHIVED_SPOOL_NAME } from '../backup/wal-archived-spool.js';
 import { WalArchiver, type WalArchiverStats } from '../backup/wal-archiver.js';
 import { clientScriptPath, walCommands, type WalCommands } from '../backup/wal-commands.js';
 import { WalRestorer, type WalRestorerStats } from '../backup/wal-restorer.js';
@@ -70,6 +71,13 @@ export async function startBackup(config: Config, osUser: PgOsUser, log: Logger)
   const store = openStore(settings);
   const cluster = config.cluster_name;
   const archive = config.backup.archive;
+  // The socket directory first: the archiver's marker spool lives in it, beside the WAL socket.
+  await mkdirForPg(osUser, config.postgresql.socket_dir);
+  const socketPath = join(config.postgresql.socket_dir, WAL_SOCKET_NAME);
+  const archivedDir = join(config.postgresql.socket_dir, WAL_ARCHIVED_SPOOL_NAME);
+  const pgOwner = osUser.switchUser ? { uid: osUser.uid, gid: osUser.gid } : undefined;
+  // Before anything starts: refuses an unbuilt client or a command PostgreSQL would cut short.
+  const walArchive = walCommands({ nodePath: process.execPath, clientPath: clientScriptPath(), socketPath, archivedDir });
   const archiver = new WalArchiver({
     store,
     cluster,
@@ -77,19 +85,26 @@ export async function startBackup(config: Config, osUser: PgOsUser, log: Logger)
     compression: archive.compression,
     gzipLevel: archive.gzip_level,
     parallel: archive.parallel,
+    archivedDir,
+    ...(pgOwner === undefined ? {} : { archivedDirOwner: pgOwner }),
     logger: backupLog,
   });
-  const restorer = await WalRestorer.open({ store, cluster, spoolDir: join(config.data_dir, 'wal-restore'), prefetch: archive.restore_prefetch, logger: backupLog });
-  await mkdirForPg(osUser, config.postgresql.socket_dir);
-  const socketPath = join(config.postgresql.socket_dir, WAL_SOCKET_NAME);
+  // The archiver already watches archive_status: whatever fails next stops it, and what else started.
+  const restorer = await WalRestorer.open({ store, cluster, spoolDir: join(config.data_dir, 'wal-restore'), prefetch: archive.restore_prefetch, logger: backupLog }).catch(async (error: unknown) => {
+    await archiver.close();
+    throw error;
+  });
   const service = await WalService.listen({
     socketPath,
     archiver,
     restorer,
-    ...(osUser.switchUser ? { owner: { uid: osUser.uid, gid: osUser.gid } } : {}),
+    ...(pgOwner === undefined ? {} : { owner: pgOwner }),
     logger: backupLog,
+  }).catch(async (error: unknown) => {
+    await archiver.close();
+    await restorer.close();
+    throw error;
   });
-  const walArchive = walCommands({ nodePath: process.execPath, clientPath: clientScriptPath(), socketPath });
 
   // undefined: not checked yet; null: the last check passed.
   let problem: string | null | undefined;

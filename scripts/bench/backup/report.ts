@@ -36,7 +36,7 @@ export interface BackupBenchMeasurements {
 }
 
 /** How the archiver got its input: PostgreSQL's own path. */
-export const ARCHIVE_VIA = 'archive_command (wal-client over the agent socket, one process per segment as PostgreSQL runs it)';
+export const ARCHIVE_VIA = "archive_command (one sh per segment as PostgreSQL runs it: the agent's marker when it has stored the segment ahead, else wal-client over the agent socket)";
 /** The baseline's options: a tar like ours, no WAL (ours takes it from the archive), the fast checkpoint takeBaseBackup asks for too. */
 export const BASELINE_ARGS = ['-Ft', '-X', 'none', '--checkpoint=fast'] as const;
 export const BASELINE_COMMAND = `pg_basebackup -D DIR ${BASELINE_ARGS.join(' ')}`;

@@ -115,6 +115,9 @@ async function measure(env: BenchEnv, options: BackupBenchOptions, say: Say): Pr
   const archiveLocalNone = await timeArchiver(env, input, { name: 'archive-local-none', store: { kind: 'local', path: join(env.baseDir, 'archive-local-none-store') }, compression: 'none' });
   const archiveS3 = await timeArchiver(env, input, { name: 'archive-s3', store: { kind: 's3' } });
   const archiveLocalDirect = await timeArchiverDirect(env, input, 'archive-local-direct', archive);
+  for (const [label, run] of [['local', archiveLocal], ['local, compression none', archiveLocalNone], ['S3', archiveS3]] as const) {
+    say(`archive_command → ${label}: ${run.fastPathFiles ?? 0} of ${input.names.length} segments confirmed by the shell from the agent's marker (fast path)`);
+  }
   await env.discard(input.pgdata);
 
   say('base backup into the local store, restore, pg_basebackup baseline ...');

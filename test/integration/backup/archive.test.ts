@@ -97,6 +97,10 @@ test('under pgbench the archive is contiguous and decodes; the primary reports i
   t.is(reported.failure, null);
   const metrics = await (await fetch(`http://${cluster.node(primary).host}:${cluster.node(primary).httpPort}/metrics`)).text();
   t.regex(metrics, /^pgherd_wal_archived_files_total [1-9][0-9]*$/m);
+  // How many segments archive_command confirmed in the shell from the agent's marker (its fast path): reported, not required.
+  const markers = ['written', 'consumed'].map((what) => new RegExp(`^pgherd_wal_archive_markers_${what}_total ([0-9]+)$`, 'm').exec(metrics)?.[1]);
+  t.true(markers.every((value) => value !== undefined), 'the marker counters are exported');
+  t.log(`archive_command fast path: ${markers[1]} of ${markers[0]} markers consumed`);
   t.regex(metrics, /^pgherd_backup_store_up 1$/m);
 
   // Failover: the new primary archives its timeline history file and writes on the new timeline.
