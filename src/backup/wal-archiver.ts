@@ -142,6 +142,7 @@ export interface WalArchiverStats {
   /** Failed archive requests, conflicts included. */
   readonly failures: number;
   readonly conflicts: number;
+  /** The newest WAL file name stored (by name order, whatever finished last). */
   readonly lastArchivedName: string | null;
   readonly lastArchivedAtMs: number | null;
   readonly lastError: string | null;
@@ -531,7 +532,10 @@ export class WalArchiver {
     this.counters.archivedFiles += 1;
     this.counters.archivedBytes += local.meta.size;
     this.counters.storedBytes += local.body.length;
-    this.counters.lastArchivedName = name;
+    // The newest name, not the last upload to finish: read-ahead uploads in parallel and finishes out of
+    // order. WAL file names sort by timeline, then position, as strings (fixed-width upper-case hex).
+    const newest = this.counters.lastArchivedName;
+    if (newest === null || name > newest) this.counters.lastArchivedName = name;
     this.counters.lastArchivedAtMs = this.nowMs();
   }
 

@@ -124,6 +124,14 @@ test('timeline history, backup history and partial files are archived', async (t
   }
 });
 
+test('lastArchivedName is the newest name stored, whatever upload finished last (store-failure.test caught read-ahead finishing out of order)', async (t) => {
+  const s = await setup(t, { readAhead: 0 });
+  for (const n of [3, 4]) await s.pgdata.add(SEG(n), walLikeSegment(`seg${n}`));
+  await s.archiver.archive(SEG(4));
+  await s.archiver.archive(SEG(3));
+  t.is(s.archiver.stats().lastArchivedName, SEG(4));
+});
+
 test('names that are not WAL file names are refused before anything is read or stored', async (t) => {
   const s = await setup(t);
   for (const name of ['x', '../x', '../../etc/passwd', 'pg_wal/000000010000000000000001', '000000010000000000000001/..', '', 'global/pg_control']) {
