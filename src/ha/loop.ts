@@ -613,7 +613,7 @@ export class HaLoop {
       lsn: flush,
       leaseRemainingMs: state.leader?.member === this.o.self ? Math.max(0, Math.round(this.leaseRemaining(state))) : null,
     };
-    // Only the primary archives (archive_mode on), but every member reports whether its store works.
+    // Every member archives (archive_mode always: replicas offer what they receive) and reports whether its store works.
     // The last archived name changes with every file: it is not part of the change key, so it is
     // refreshed with the periodic report.
     const archive = (await this.o.archiveReport?.()) ?? null;

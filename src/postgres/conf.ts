@@ -67,8 +67,16 @@ export interface ServerSettings {
   /** Present: start as a standby streaming from this primary. */
   readonly standby?: StandbyTarget;
   /**
-   * Present when a backup store is configured: archive_mode=on and the
-   * agent-served archive_command and restore_command (src/backup/wal-commands.ts).
+   * Present when a backup store is configured: the agent-served
+   * archive_command and restore_command (src/backup/wal-commands.ts), and
+   * archive_mode=always — a standby archives what it receives too. With
+   * archive_mode=on a standby marks streamed segments archived and, once
+   * promoted, archives only WAL it wrote itself, so segments the old primary
+   * completed but had not archived when it died would never reach the store:
+   * a hole in the archive right before every failover's new timeline. The
+   * store keeps one copy (an identical file archived again succeeds without
+   * an upload). Archive recovery of a restored backup (`recovery`) keeps
+   * archive_mode=on: everything it replays came from the store.
    * On the command line like every agent-owned setting; a restart applies a change.
    */
   readonly walArchive?: { readonly archiveCommand: string; readonly restoreCommand: string; readonly archiveTimeoutS?: number };
@@ -157,7 +165,7 @@ export function buildServerArgs(settings: ServerSettings): string[] {
   params.set('cluster_name', settings.clusterName);
   params.set('hot_standby', 'on');
   if (settings.walArchive !== undefined) {
-    params.set('archive_mode', 'on');
+    params.set('archive_mode', settings.recovery === undefined ? 'always' : 'on');
     params.set('archive_command', settings.walArchive.archiveCommand);
     params.set('restore_command', settings.walArchive.restoreCommand);
     if (settings.walArchive.archiveTimeoutS !== undefined) params.set('archive_timeout', String(settings.walArchive.archiveTimeoutS));

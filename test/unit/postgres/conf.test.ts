@@ -51,10 +51,10 @@ test('buildServerArgs: a standby gets primary_conninfo with a passfile (no passw
   t.false(/password=/.test(m.primary_conninfo!));
 });
 
-test('buildServerArgs: with a backup store, archive_mode on and the agent-served commands; without one, no archiving', (t) => {
+test('buildServerArgs: with a backup store, archive_mode always (standbys archive what they receive) and the agent-served commands; without one, no archiving', (t) => {
   const walArchive = { archiveCommand: "'/usr/bin/node' '/opt/wal-client.js' archive '/run/wal.sock' %f", restoreCommand: "'/usr/bin/node' '/opt/wal-client.js' restore '/run/wal.sock' %f %p" };
   const m = asMap(buildServerArgs({ ...base, walArchive }));
-  t.is(m.archive_mode, 'on');
+  t.is(m.archive_mode, 'always');
   t.is(m.archive_command, walArchive.archiveCommand);
   t.is(m.restore_command, walArchive.restoreCommand);
   t.false('archive_timeout' in m, 'PostgreSQL\'s default unless given');
@@ -71,6 +71,7 @@ test('buildServerArgs: a restored backup\'s archive recovery gets its recovery t
   const recovery = { restore_command: 'r %f %p', recovery_target_time: '2026-11-26 19:30:00.000+00', recovery_target_action: 'promote', recovery_target_timeline: 'latest' };
   const m = asMap(buildServerArgs({ ...base, walArchive, recovery }));
   t.like(m, recovery);
+  t.is(m.archive_mode, 'on', 'what archive recovery replays came from the store: not archived again');
   t.false('recovery_target_time' in asMap(buildServerArgs({ ...base, walArchive })));
   t.throws(() => buildServerArgs({ ...base, recovery: { port: '1' } }), { message: /port is not a recovery setting/ });
 });
