@@ -107,3 +107,11 @@ export function staleReads(survived: readonly AckedWrite[], reads: readonly Obse
   }
   return stale;
 }
+
+/**
+ * (e) With a store: the WAL files a restore of the run's first backup to
+ * the final primary's end needs (in replay order) that the store lacks.
+ */
+export function archiveHoles(needed: readonly string[], stored: ReadonlySet<string>): string[] {
+  return needed.filter((name) => !stored.has(name));
+}

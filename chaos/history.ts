@@ -57,6 +57,19 @@ export interface RunChecks {
   readonly staleReads: readonly StaleRead[];
   /** How many reads the reader made (the denominator of staleReads). */
   readonly reads: number;
+  /** (e) With a store (--store local): the archive from the first backup to the final primary's end; null without a store. */
+  readonly archive: ArchiveCheck | null;
+}
+
+/** What check (e) found: the WAL a restore of backupId to toLsn on the final timeline needs, and which of it the store lacks. */
+export interface ArchiveCheck {
+  readonly backupId: string;
+  readonly fromLsn: string;
+  readonly toLsn: string;
+  readonly timeline: number;
+  /** Files needed (segments along the timeline's history, and its history file). */
+  readonly needed: number;
+  readonly missing: readonly string[];
 }
 
 export interface RunRecord {
@@ -65,6 +78,8 @@ export interface RunRecord {
   readonly profile: string;
   readonly nodes: readonly string[];
   readonly synchronous: boolean;
+  /** Where the nodes archived WAL: 'none' (no store) or 'local'; absent in reports of older versions. */
+  readonly store?: 'none' | 'local';
   /** Wall-clock start (ISO 8601). */
   readonly startedAt: string;
   readonly durationMs: number;

@@ -1,6 +1,7 @@
 /**
  * npm run chaos -- --backend netns|docker --profile smoke|full --runs N
- *                  --seed S --nodes 3|5 --sync on|off [--out DIR] [--keep]
+ *                  --seed S --nodes 3|5 --sync on|off [--store none|local]
+ *                  [--out DIR] [--keep]
  *
  * Runs N chaos runs with seeds S, S+1, ... one after another, writes a
  * report per run (JSON, summary, SVG timeline) into the output directory,
@@ -14,6 +15,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { runProgram } from '../src/cli/run-program.js';
+import { STORE_KINDS, type StoreKind } from './archive.js';
 import type { RunRecord } from './history.js';
 import { BACKENDS, backendAvailable, sweepStaleHosts, type BackendKind } from './hosts/index.js';
 import { finalLine, renderSummary, writeRunReport } from './report.js';
@@ -48,6 +50,7 @@ interface ChaosOptions {
   readonly seed?: number;
   readonly nodes: number;
   readonly sync: 'on' | 'off';
+  readonly store: StoreKind;
   readonly out?: string;
   readonly keep: boolean;
 }
@@ -63,6 +66,7 @@ export function buildChaosProgram(io: ChaosIo, setExitCode: (code: number) => vo
     .option('--seed <s>', 'the first run\'s seed (default: drawn from the clock, and printed)', integer('--seed', 0, 2 ** 31 - 1))
     .option('--nodes <n>', '3 or 5', (v) => Number(oneOf('--nodes', ['3', '5'] as const)(v)), 3)
     .option('--sync <mode>', 'synchronous replication on or off', oneOf('--sync', ['on', 'off'] as const), 'on')
+    .option('--store <kind>', 'none, or local: the nodes archive WAL into one store, a base backup is taken before the first fault, and the archive must hold all WAL from it to the end', oneOf('--store', STORE_KINDS), 'none')
     .option('--out <dir>', 'where the reports go (default: chaos-results/<time> in this directory)')
     .option('--keep', 'keep every run\'s agent data and logs (a failed run\'s are always kept)', false)
     .addHelpText('after', '\nExit codes: 0 every run passed, 1 a finding or a run that could not finish, 2 usage, 3 the backend cannot run here.')
@@ -80,7 +84,7 @@ async function chaos(o: ChaosOptions, io: ChaosIo): Promise<number> {
   const firstSeed = o.seed ?? Math.floor(Date.now() % 1_000_000);
   const out = resolve(o.out ?? join('chaos-results', new Date().toISOString().replace(/[:.]/g, '-')));
   await mkdir(out, { recursive: true });
-  io.stdout(`chaos: ${o.runs} ${o.profile} runs on ${o.backend}, ${o.nodes} nodes, synchronous ${o.sync}, seeds ${firstSeed}..${firstSeed + o.runs - 1}; reports in ${out}\n`);
+  io.stdout(`chaos: ${o.runs} ${o.profile} runs on ${o.backend}, ${o.nodes} nodes, synchronous ${o.sync}, store ${o.store}, seeds ${firstSeed}..${firstSeed + o.runs - 1}; reports in ${out}\n`);
   const records: RunRecord[] = [];
   let stop = false;
   const onSignal = (): void => {
@@ -97,6 +101,7 @@ async function chaos(o: ChaosOptions, io: ChaosIo): Promise<number> {
         backend: o.backend,
         nodes: o.nodes,
         synchronous: o.sync === 'on',
+        store: o.store,
         dir: join(out, `seed-${seed}`),
         keep: o.keep,
         log: (line) => io.stdout(`${line}\n`),

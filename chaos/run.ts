@@ -9,6 +9,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { AgentCluster, healthyOf, type NodeStatus } from '../scripts/lib/agent-cluster.js';
+import { checkArchive, storeConfig, storeDir, takeFirstBackup, type FirstBackup, type StoreKind } from './archive.js';
 import { lostWrites, splitBrains, staleReads, divergentNodes, type AckedWrite } from './checkers.js';
 import type { FaultRecord, ObservedRole, RoleSample, RunChecks, RunRecord } from './history.js';
 import { createHosts, type BackendKind } from './hosts/index.js';
@@ -23,6 +24,8 @@ export interface RunOptions {
   readonly backend: BackendKind;
   readonly nodes: number;
   readonly synchronous: boolean;
+  /** 'local': every node archives WAL into one store, and the archive is checked after the final heal (archive.ts). */
+  readonly store: StoreKind;
   /** The run's directory (agents' data, configs, logs); removed after a passing run unless keep. */
   readonly dir: string;
   readonly keep: boolean;
@@ -65,12 +68,15 @@ export async function runOne(o: RunOptions): Promise<RunRecord> {
   try {
     await mkdir(o.dir, { recursive: true });
     hosts = await createHosts(o.backend, names, o.dir);
+    const clusterDir = join(o.dir, 'cluster');
     cluster = await AgentCluster.create({
-      baseDir: join(o.dir, 'cluster'),
+      baseDir: clusterDir,
       size: o.nodes,
       dynamic: { ttl_ms: TTL_MS, synchronous_mode: o.synchronous ? 'on' : 'off', maximum_lag_on_failover_bytes: MAXIMUM_LAG_ON_FAILOVER_BYTES },
       placement: hosts.placement,
+      ...(o.store === 'local' ? { perNode: () => storeConfig(clusterDir) } : {}),
     });
+    if (o.store === 'local') await mkdir(storeDir(clusterDir), { recursive: true });
     await cluster.startAll();
     sampler = new Sampler(cluster, (s) => roles.push({ ...s, atMs: rel(s.atMs) }));
     sampler.start();
@@ -79,6 +85,11 @@ export async function runOne(o: RunOptions): Promise<RunRecord> {
     say(`healthy: primary ${booted.primary}, replicas ${booted.replicas.join(' ')}`);
     const password = await cluster.superuserPassword(booted.primary);
     await query(cluster, booted.primary, password, `CREATE TABLE ${TABLE} (id bigint PRIMARY KEY)`);
+    let firstBackup: FirstBackup | undefined;
+    if (o.store === 'local') {
+      firstBackup = await takeFirstBackup(cluster, booted.primary);
+      say(`base backup ${firstBackup.id} taken, from ${firstBackup.startLsn}: the archive is checked from there`);
+    }
     const targets = cluster.nodes.map((n) => ({ name: n.name, host: n.host, port: n.pgPort }));
     let replacements = 0;
     const replacementName = (): string => `r${++replacements}`;
@@ -137,6 +148,7 @@ export async function runOne(o: RunOptions): Promise<RunRecord> {
       divergent: divergentNodes(finalPrimary, checksums),
       staleReads: staleReads(survived, reader.reads).map((s) => ({ ...s, read: { ...s.read, startedAtMs: rel(s.read.startedAtMs), doneAtMs: rel(s.read.doneAtMs) } })),
       reads: reader.reads.length,
+      archive: firstBackup === undefined ? null : await checkArchive(clusterDir, firstBackup, async (sql) => (await query(cluster!, finalPrimary, password, sql)).rows),
     };
     problems.push(...judge(checks));
     for (const line of problems) say(`FINDING ${line}`);
@@ -158,6 +170,7 @@ export async function runOne(o: RunOptions): Promise<RunRecord> {
     profile: o.profile,
     nodes: names,
     synchronous: o.synchronous,
+    store: o.store,
     startedAt: startedAt.toISOString(),
     durationMs: rel(performance.now()),
     faults,
@@ -185,6 +198,10 @@ export function judge(checks: RunChecks): string[] {
     problems.push(checks.recovery.recoveredAtMs === null ? 'unrecovered: no healthy cluster after the final heal' : `unrecovered: healthy only at ${checks.recovery.recoveredAtMs} ms, past the bound of ${checks.recovery.boundMs} ms after the final heal`);
   }
   if (checks.divergent.length > 0) problems.push(`divergent data on ${checks.divergent.join(', ')}`);
+  if (checks.archive !== null && checks.archive.missing.length > 0) {
+    const a = checks.archive;
+    problems.push(`archive hole: ${a.missing.length} of the ${a.needed} WAL files from backup ${a.backupId} (${a.fromLsn}) to ${a.toLsn} on timeline ${a.timeline} are not in the store (${a.missing.slice(0, 5).join(', ')}${a.missing.length > 5 ? ', ...' : ''})`);
+  }
   if (checks.staleReads.length > 0) {
     const first = checks.staleReads[0]!;
     problems.push(`${checks.staleReads.length} stale reads (first: ${first.read.server} saw id ${first.read.maxId} at ${first.read.startedAtMs} ms, ${first.expectedAtLeast} was acknowledged before)`);

@@ -26,7 +26,8 @@ export function renderSummary(record: RunRecord): string {
 
 function headerLine(record: RunRecord): string {
   const mode = record.synchronous ? 'synchronous' : 'asynchronous';
-  return `chaos run seed ${record.seed}: ${record.backend}, profile ${record.profile}, ${record.nodes.length} nodes (${record.nodes.join(' ')}), ${mode}, ${durationText(record.durationMs)}, started ${record.startedAt}`;
+  const store = record.store === 'local' ? ', archiving to a local store' : '';
+  return `chaos run seed ${record.seed}: ${record.backend}, profile ${record.profile}, ${record.nodes.length} nodes (${record.nodes.join(' ')}), ${mode}${store}, ${durationText(record.durationMs)}, started ${record.startedAt}`;
 }
 
 function verdictLines(record: RunRecord): string[] {
@@ -62,7 +63,15 @@ function writeLines(record: RunRecord): string[] {
 }
 
 function checkLines(record: RunRecord, checks: RunChecks): string[] {
-  return [lostLine(record, checks), splitBrainLine(checks), recoveryLine(record, checks), divergentLine(checks), staleLine(checks)];
+  return [lostLine(record, checks), splitBrainLine(checks), recoveryLine(record, checks), divergentLine(checks), staleLine(checks), ...archiveLines(checks)];
+}
+
+function archiveLines(checks: RunChecks): string[] {
+  const a = checks.archive;
+  if (a === null || a === undefined) return [];
+  const span = `${a.needed} WAL files from backup ${a.backupId} (${a.fromLsn}) to ${a.toLsn} on timeline ${a.timeline}`;
+  if (a.missing.length === 0) return [`archive: ${span}, none missing — ok`];
+  return [`archive: ${span}, ${a.missing.length} missing — FAIL; ${listText(a.missing, LOST_IDS_SHOWN_MAX, (name) => name, ' ')}`];
 }
 
 function staleLine(checks: RunChecks): string {

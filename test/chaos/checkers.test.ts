@@ -1,5 +1,7 @@
 import test from 'ava';
-import { divergentNodes, lostWrites, splitBrains, staleReads, type AckedWrite } from '../../chaos/checkers.js';
+import { archiveHoles, divergentNodes, lostWrites, splitBrains, staleReads, type AckedWrite } from '../../chaos/checkers.js';
+import type { RunChecks } from '../../chaos/history.js';
+import { judge } from '../../chaos/run.js';
 
 let nextId = 0;
 const write = (server: string, timeline: number, startedAtMs: number, ackedAtMs: number): AckedWrite => ({ id: ++nextId, server, timeline, startedAtMs, ackedAtMs });
@@ -38,4 +40,20 @@ test('stale reads: a read that misses a write acknowledged before it began fails
   t.deepEqual(staleReads([a, b], [read('n1', a.id, 12), read('n1', b.id, 20)]), [], 'the read at 12 began before b was acknowledged');
   const stale = read('n2', a.id, 20);
   t.deepEqual(staleReads([a, b], [stale]), [{ read: stale, expectedAtLeast: b.id }], 'a deposed primary answering without b fails');
+});
+
+test('archive holes: a file the restore from the first backup needs but the store lacks fails the run', (t) => {
+  const needed = ['000000010000000000000003', '000000010000000000000004', '000000020000000000000005', '00000002.history'];
+  t.deepEqual(archiveHoles(needed, new Set([...needed, '000000010000000000000005.partial'])), []);
+  const holes = archiveHoles(needed, new Set(['000000010000000000000003', '000000020000000000000005', '00000002.history']));
+  t.deepEqual(holes, ['000000010000000000000004'], 'the old timeline\'s last segment before the failover');
+  const checks: RunChecks = {
+    lostWrites: [], lostBytes: 0, allowedLossBytes: null, splitBrains: [], recovery: { boundMs: 14_000, recoveredAtMs: 1_000, ok: true }, divergent: [], staleReads: [], reads: 0,
+    archive: { backupId: 'b1', fromLsn: '0/3000028', toLsn: '0/6000000', timeline: 2, needed: needed.length, missing: [] },
+  };
+  t.deepEqual(judge(checks), [], 'a whole archive passes');
+  t.deepEqual(judge({ ...checks, archive: { ...checks.archive!, missing: holes } }), [
+    'archive hole: 1 of the 4 WAL files from backup b1 (0/3000028) to 0/6000000 on timeline 2 are not in the store (000000010000000000000004)',
+  ]);
+  t.deepEqual(judge({ ...checks, archive: null }), [], 'no store, no archive check');
 });

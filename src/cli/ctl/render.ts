@@ -36,7 +36,7 @@ export function renderList(status: ClusterStatus): string {
   lines.push(table(headers, rows, new Set([4, 5])));
   for (const member of status.members) {
     const archive = member.status?.archive;
-    // The primary archives; a replica is shown only when its store fails.
+    // Every member archives (archive_mode always); the primary is shown, a replica only when its archiving fails.
     if (archive && (member.primary || archive.failure !== null)) lines.push(`Archive: ${member.name} — ${archiveText(archive)}`);
   }
   for (const member of status.members) {

@@ -16,6 +16,7 @@ test('bad arguments: exit 2 with a message naming the argument and what was expe
     [['--profile', 'long'], /--profile must be one of smoke, full, got "long"/],
     [['--backend', 'vm'], /--backend must be one of netns(, docker)?, got "vm"/],
     [['--sync', 'maybe'], /--sync must be one of on, off, got "maybe"/],
+    [['--store', 's3'], /--store must be one of none, local, got "s3"/],
     [['--frobnicate'], /unknown option '--frobnicate'/],
   ];
   for (const [argv, message] of cases) {
@@ -29,6 +30,6 @@ test('bad arguments: exit 2 with a message naming the argument and what was expe
 test('--help lists every option and the exit codes', async (t) => {
   const r = await chaos('--help');
   t.is(r.code, 0);
-  for (const option of ['--backend', '--profile', '--runs', '--seed', '--nodes', '--sync', '--out', '--keep']) t.true(r.out.includes(option), option);
+  for (const option of ['--backend', '--profile', '--runs', '--seed', '--nodes', '--sync', '--store', '--out', '--keep']) t.true(r.out.includes(option), option);
   t.regex(r.out, /Exit codes: 0 every run passed/);
 });

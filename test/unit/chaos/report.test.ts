@@ -38,7 +38,7 @@ function passingRun(): RunRecord {
     ],
     acked: [...writes('n1', 1, 100, 4_900), ...writes('n2', 2, 6_600, 19_900)],
     finalHealMs: 9_000,
-    checks: { lostWrites: [], lostBytes: 0, allowedLossBytes: null, splitBrains: [], recovery: { boundMs: 30_000, recoveredAtMs: 11_000, ok: true }, divergent: [], staleReads: [], reads: 400 },
+    checks: { lostWrites: [], lostBytes: 0, allowedLossBytes: null, splitBrains: [], recovery: { boundMs: 30_000, recoveredAtMs: 11_000, ok: true }, divergent: [], staleReads: [], reads: 400, archive: null },
     error: null,
     problems: [],
   };
@@ -71,6 +71,7 @@ function failingRun(): RunRecord {
       divergent: ['n3'],
       staleReads: [{ read: { server: 'n1', maxId: 3, startedAtMs: 6_100, doneAtMs: 6_110 }, expectedAtLeast: 7 }],
       reads: 250,
+      archive: { backupId: '20260102T040001Z', fromLsn: '0/2000028', toLsn: '0/7000000', timeline: 2, needed: 6, missing: ['000000010000000000000004'] },
     },
     error: null,
     problems: ['1 acknowledged write lost', 'split brain: n1/tl1 and n2/tl2', 'no recovery within 10 s'],
@@ -213,6 +214,8 @@ test('summary of a failing run lists the problems and every finding', (t) => {
   t.true(lines.includes('divergent nodes: n3 — FAIL'), summary);
   t.true(lines.some((l) => l.startsWith('stale reads: 1 of 250 — FAIL; first n1 saw id 3')), summary);
   t.true(lines.includes('no write acknowledged after 8.0 s (22.00 s before the end)'), summary);
+  t.true(lines.includes('archive: 6 WAL files from backup 20260102T040001Z (0/2000028) to 0/7000000 on timeline 2, 1 missing — FAIL; 000000010000000000000004'), summary);
+  t.false(renderSummary(passingRun()).includes('archive:'), 'no store, no archive line');
 });
 
 test('summary of a run that broke off: no checks, the harness error on one line, the fault never healed', (t) => {
