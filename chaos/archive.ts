@@ -8,9 +8,11 @@
  * completed but had not archived when it died.
  */
 import { join } from 'node:path';
+import { archivedWalNames } from '../src/backup/backup-catalog.js';
+import { parseShowBytes } from '../src/backup/server-facts.js';
 import { LocalStore } from '../src/backup/store-local.js';
 import { parseTimelineHistory, timelineRanges } from '../src/backup/timeline-history.js';
-import { timelineHistoryName, walFilesForRanges, walPrefix } from '../src/backup/wal-names.js';
+import { timelineHistoryName, walFilesForRanges } from '../src/backup/wal-names.js';
 import { parseLsn } from '../src/lib/lsn.js';
 import type { AgentCluster } from '../scripts/lib/agent-cluster.js';
 import { archiveHoles } from './checkers.js';
@@ -65,10 +67,11 @@ export type Query = (sql: string) => Promise<Record<string, unknown>[]>;
  * is the finding.
  */
 export async function checkArchive(clusterDir: string, backup: FirstBackup, onPrimary: Query): Promise<ArchiveCheck> {
-  const [ended] = await onPrimary("SELECT pg_switch_wal()::text AS end_lsn, (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size')::text AS segment_bytes");
+  const [ended] = await onPrimary('SELECT pg_switch_wal()::text AS end_lsn');
   const [current] = await onPrimary('SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) AS timeline');
+  const [segment] = await onPrimary('SHOW wal_segment_size');
   const endLsn = String(ended!['end_lsn']);
-  const segmentBytes = Number(ended!['segment_bytes']);
+  const segmentBytes = parseShowBytes(String(segment!['wal_segment_size']));
   const timeline = parseInt(String(current!['timeline']), 16);
   const history = timeline === 1 ? '' : String((await onPrimary(`SELECT pg_read_file('pg_wal/${timelineHistoryName(timeline)}') AS text`))[0]!['text']);
   const needed = walFilesForRanges(timelineRanges(parseTimelineHistory(history), timeline, parseLsn(backup.startLsn), parseLsn(endLsn)), segmentBytes);
@@ -77,7 +80,7 @@ export async function checkArchive(clusterDir: string, backup: FirstBackup, onPr
   try {
     const deadline = performance.now() + ARCHIVE_SETTLE_MS;
     for (;;) {
-      const missing = archiveHoles(needed, await storedNames(store));
+      const missing = archiveHoles(needed, new Set(await archivedWalNames(store, CLUSTER_NAME)));
       if (missing.length === 0 || performance.now() >= deadline) {
         return { backupId: backup.id, fromLsn: backup.startLsn, toLsn: endLsn, timeline, needed: needed.length, missing };
       }
@@ -86,11 +89,4 @@ export async function checkArchive(clusterDir: string, backup: FirstBackup, onPr
   } finally {
     await store.close();
   }
-}
-
-async function storedNames(store: LocalStore): Promise<Set<string>> {
-  const prefix = walPrefix(CLUSTER_NAME);
-  const names = new Set<string>();
-  for await (const object of store.list(prefix)) names.add(object.key.slice(prefix.length));
-  return names;
 }

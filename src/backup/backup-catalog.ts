@@ -12,8 +12,17 @@ import {
 import { BackupError } from './backup-errors.js';
 import { sortBackups } from './retention.js';
 import { StoreError, type ObjectInfo, type ObjectStore } from './store.js';
+import { walPrefix } from './wal-names.js';
 
 export { planRetention, walPruneBefore, isWalPrunable, sortBackups, type RetentionPlan, type RetentionReason } from './retention.js';
+
+/** The names of the WAL files the store holds for `cluster` (segments, partial segments, history files), in listing order. */
+export async function archivedWalNames(store: ObjectStore, cluster: string): Promise<string[]> {
+  const prefix = walPrefix(cluster);
+  const names: string[] = [];
+  for await (const info of store.list(prefix)) names.push(info.key.slice(prefix.length));
+  return names;
+}
 
 /** A backup whose manifest exists but cannot be used; never restored. */
 export interface InvalidBackup {

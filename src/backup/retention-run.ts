@@ -1,8 +1,8 @@
 import type { Logger } from '../lib/logger.js';
-import { deleteBackup, listBackups } from './backup-catalog.js';
+import { archivedWalNames, deleteBackup, listBackups } from './backup-catalog.js';
 import { isWalPrunable, planRetention, walPruneBefore } from './retention.js';
 import type { ObjectStore } from './store.js';
-import { walPrefix } from './wal-names.js';
+import { walKey } from './wal-names.js';
 
 /** Keys deleted per store call (S3's DeleteObjects takes at most 1000). */
 const DELETE_BATCH = 1000;
@@ -36,12 +36,8 @@ export async function applyRetention(options: { store: ObjectStore; cluster: str
   const oldestKept = plan.keep.at(-1);
   if (oldestKept === undefined) return { deletedBackups: [], keptBackups: 0, prunedWalFiles: 0, walKeptFrom: null };
   const before = walPruneBefore(oldestKept);
-  const prefix = walPrefix(cluster);
   // Listed in full before deleting: a store's listing is not asked to survive deletes under it.
-  const prunable: string[] = [];
-  for await (const info of store.list(prefix)) {
-    if (isWalPrunable(info.key.slice(prefix.length), before, oldestKept.walSegmentBytes)) prunable.push(info.key);
-  }
+  const prunable = (await archivedWalNames(store, cluster)).filter((name) => isWalPrunable(name, before, oldestKept.walSegmentBytes)).map((name) => walKey(cluster, name));
   for (let start = 0; start < prunable.length; start += DELETE_BATCH) await store.delete(prunable.slice(start, start + DELETE_BATCH));
   const pruned = prunable.length;
   if (pruned > 0) log.info({ prunedWalFiles: pruned, keptFrom: before, oldestKeptBackup: oldestKept.id }, 'backup.wal_pruned');

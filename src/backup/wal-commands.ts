@@ -66,7 +66,7 @@ export function walCommands(options: WalCommandsOptions): WalCommands {
   const archiveClient = `${client} archive ${socket} %f`;
   const archiveCommand =
     options.archivedDir === undefined ? `${environment}${archiveClient}` : `${fastPath(options.archivedDir)} ${timeout === undefined ? '' : `export ${timeout}; `}exec ${archiveClient}`;
-  const expandedBytes = Buffer.byteLength(expandForLength(archiveCommand));
+  const expandedBytes = Buffer.byteLength(expandArchiveCommand(archiveCommand, LONGEST_WAL_NAME));
   if (expandedBytes > ARCHIVE_COMMAND_BYTES_MAX) {
     throw new RangeError(`archive_command would be ${expandedBytes} bytes with the longest file name, PostgreSQL takes at most ${ARCHIVE_COMMAND_BYTES_MAX}: shorten the paths of node, the client or the socket directory`);
   }
@@ -91,9 +91,9 @@ function fastPath(archivedDir: string): string {
   ].join(' ');
 }
 
-/** What PostgreSQL would run for the longest name: %f and %p expanded, %% turned into %. */
-function expandForLength(command: string): string {
-  return command.replace(/%[fp%]/g, (m) => (m === '%f' ? LONGEST_WAL_NAME : m === '%p' ? `pg_wal/${LONGEST_WAL_NAME}` : '%'));
+/** What PostgreSQL does to archive_command before `sh -c`: %f → the file name, %p → its path relative to PGDATA, %% → %; any other %x stays. */
+export function expandArchiveCommand(template: string, name: string): string {
+  return template.replace(/%[fp%]/g, (m) => (m === '%f' ? name : m === '%p' ? `pg_wal/${name}` : '%'));
 }
 
 /** One fixed word of the command: single-quoted for sh, every % doubled for PostgreSQL. */

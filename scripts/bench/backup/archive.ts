@@ -26,6 +26,7 @@ import { copyFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import { LocalStore } from '../../../src/backup/store-local.js';
 import { WalArchiver } from '../../../src/backup/wal-archiver.js';
+import { expandArchiveCommand } from '../../../src/backup/wal-commands.js';
 import { isSegmentName } from '../../../src/backup/wal-names.js';
 import type { Config } from '../../../src/config/schema.js';
 import { spawnIdentity } from '../../../src/postgres/os-user.js';
@@ -148,11 +149,6 @@ async function archiveInOrder(env: BenchEnv, input: ArchiveInput, archiveOne: (n
     await rename(join(statusDir, `${name}.ready`), join(statusDir, `${name}.done`));
   }
   return (performance.now() - started) / 1000;
-}
-
-/** What PostgreSQL does to archive_command before `sh -c`: %f → the file name, %p → its path relative to PGDATA, %% → %. */
-export function expandArchiveCommand(template: string, name: string): string {
-  return template.replace(/%[fp%]/g, (m) => (m === '%f' ? name : m === '%p' ? `pg_wal/${name}` : '%'));
 }
 
 function syncFileSystem(env: BenchEnv, path: string): Promise<string> {

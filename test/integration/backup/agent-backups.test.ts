@@ -11,9 +11,9 @@ import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import { archivedWalNames } from '../../../src/backup/backup-catalog.js';
 import { LocalStore } from '../../../src/backup/store-local.js';
 import { isWalPrunable } from '../../../src/backup/retention.js';
-import { walPrefix } from '../../../src/backup/wal-names.js';
 import { renderList } from '../../../src/cli/ctl/render.js';
 import { startAgentCluster, superuserPassword, tryQuery, untilHealthy } from '../agent/helpers.js';
 import { untilValue as until } from '../../helpers/wait.js';
@@ -21,9 +21,7 @@ import { untilValue as until } from '../../helpers/wait.js';
 const CLUSTER = 'demo';
 
 async function walNames(store: LocalStore): Promise<string[]> {
-  const names: string[] = [];
-  for await (const object of store.list(walPrefix(CLUSTER))) names.push(object.key.slice(walPrefix(CLUSTER).length));
-  return names.sort();
+  return (await archivedWalNames(store, CLUSTER)).sort();
 }
 
 test('backup create is taken by the primary and listed; one at a time; retention deletes the older backup and prunes its WAL; the schedule takes one by itself', async (t) => {

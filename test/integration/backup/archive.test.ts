@@ -13,8 +13,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import { archivedWalNames } from '../../../src/backup/backup-catalog.js';
 import { LocalStore } from '../../../src/backup/store-local.js';
-import { walPrefix } from '../../../src/backup/wal-names.js';
 import { WalRestorer } from '../../../src/backup/wal-restorer.js';
 import { findPgBinaries } from '../../../src/postgres/index.js';
 import { startAgentCluster, superuserPassword, tryQuery, untilHealthy } from '../agent/helpers.js';
@@ -34,9 +34,7 @@ function runPgbench(path: string, args: readonly string[], env: NodeJS.ProcessEn
 }
 
 async function segmentsInStore(store: LocalStore): Promise<string[]> {
-  const names: string[] = [];
-  for await (const object of store.list(walPrefix(CLUSTER))) names.push(object.key.slice(walPrefix(CLUSTER).length));
-  return names;
+  return archivedWalNames(store, CLUSTER);
 }
 
 test('under pgbench the archive is contiguous and decodes; the primary reports it; a new primary archives its history file', async (t) => {

@@ -17,17 +17,15 @@ import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import { archivedWalNames } from '../../../src/backup/backup-catalog.js';
 import { LocalStore } from '../../../src/backup/store-local.js';
-import { walPrefix } from '../../../src/backup/wal-names.js';
 import { untilValue as until } from '../../helpers/wait.js';
 import { startAgentCluster, superuserPassword, tryQuery, untilHealthy, untilSyncStandby } from '../agent/helpers.js';
 
 const CLUSTER = 'demo';
 
 async function walInStore(store: LocalStore): Promise<Set<string>> {
-  const names = new Set<string>();
-  for await (const object of store.list(walPrefix(CLUSTER))) names.add(object.key.slice(walPrefix(CLUSTER).length));
-  return names;
+  return new Set(await archivedWalNames(store, CLUSTER));
 }
 
 test('segments the dead primary completed but never archived are archived after the failover', async (t) => {

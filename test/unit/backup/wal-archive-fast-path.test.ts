@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { ArchivedSpool, fileIdentityOf, identityText } from '../../../src/backup/wal-archived-spool.js';
 import { WalArchiver, type WalArchiverOptions } from '../../../src/backup/wal-archiver.js';
-import { ARCHIVE_COMMAND_BYTES_MAX, clientScriptPath, walCommands } from '../../../src/backup/wal-commands.js';
+import { ARCHIVE_COMMAND_BYTES_MAX, clientScriptPath, expandArchiveCommand, walCommands } from '../../../src/backup/wal-commands.js';
 import { walKey } from '../../../src/backup/wal-names.js';
 import { WAL_CLIENT_TIMEOUT_ENV } from '../../../src/backup/wal-protocol.js';
 import { WalRestorer } from '../../../src/backup/wal-restorer.js';
@@ -51,14 +51,9 @@ function run(command: string, args: readonly string[], options: { cwd: string; e
   });
 }
 
-/** PostgreSQL's placeholder substitution: %f, %p, %% → %, any other % left alone. */
-function substitute(command: string, name: string): string {
-  return command.replace(/%(.)/g, (all, c: string) => (c === 'f' ? name : c === 'p' ? `pg_wal/${name}` : c === '%' ? '%' : all));
-}
-
 /** What PostgreSQL runs for `name`: sh -c in PGDATA. */
 const archiveCommand = (command: string, name: string, cwd: string, env?: NodeJS.ProcessEnv, user?: { uid: number; gid: number }): Promise<Run> =>
-  run('/bin/sh', ['-c', substitute(command, name)], { cwd, ...(env === undefined ? {} : { env }), ...(user ?? {}) });
+  run('/bin/sh', ['-c', expandArchiveCommand(command, name)], { cwd, ...(env === undefined ? {} : { env }), ...(user ?? {}) });
 
 /** `stat -c %i.%s.%Y`, as the shell sees the file. */
 async function shellIdentity(path: string): Promise<string> {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { expandArchiveCommand } from '../../../scripts/bench/backup/archive.js';
+import { expandArchiveCommand } from '../../../src/backup/wal-commands.js';
 import { BACKUP_BENCH_DEFAULTS, EXIT_OK, EXIT_USAGE, runBackupBenchCli, type BackupBenchOptions } from '../../../scripts/bench/backup/cli.js';
 import { commandLine, renderTable, REQUIRED_KEYS, summarize, type BackupBenchMeasurements } from '../../../scripts/bench/backup/report.js';
 
