@@ -11,7 +11,7 @@
  * stale read, divergence, no recovery) or a run the harness could not
  * finish; 2 usage; 3 the backend cannot run here.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { runProgram } from '../src/cli/run-program.js';
@@ -74,6 +74,15 @@ export function buildChaosProgram(io: ChaosIo, setExitCode: (code: number) => vo
 }
 
 async function chaos(o: ChaosOptions, io: ChaosIo): Promise<number> {
+  const firstSeed = o.seed ?? Math.floor(Date.now() % 1_000_000);
+  const out = resolve(o.out ?? join('chaos-results', new Date().toISOString().replace(/[:.]/g, '-')));
+  const earlier = await earlierResults(out, firstSeed, o.runs);
+  if (earlier.length > 0) {
+    // A run would start its agents on the data a failed run kept (its Raft log, its PGDATA) and overwrite its reports.
+    const shown = earlier.slice(0, 6).join(', ') + (earlier.length > 6 ? `, … (${earlier.length} in all)` : '');
+    io.stderr(`chaos: --out ${out} already holds results of these seeds (${shown}): choose another --out, or remove them\n`);
+    return EXIT_USAGE;
+  }
   const available = await backendAvailable(o.backend);
   if (!available.ok) {
     io.stderr(`chaos: the ${o.backend} backend cannot run here: ${available.why}\n`);
@@ -81,8 +90,6 @@ async function chaos(o: ChaosOptions, io: ChaosIo): Promise<number> {
   }
   const removed = await sweepStaleHosts(o.backend);
   if (removed.length > 0) io.stdout(`removed what dead runs left: ${removed.join(', ')}\n`);
-  const firstSeed = o.seed ?? Math.floor(Date.now() % 1_000_000);
-  const out = resolve(o.out ?? join('chaos-results', new Date().toISOString().replace(/[:.]/g, '-')));
   await mkdir(out, { recursive: true });
   io.stdout(`chaos: ${o.runs} ${o.profile} runs on ${o.backend}, ${o.nodes} nodes, synchronous ${o.sync}, store ${o.store}, seeds ${firstSeed}..${firstSeed + o.runs - 1}; reports in ${out}\n`);
   const records: RunRecord[] = [];
@@ -120,6 +127,24 @@ async function chaos(o: ChaosOptions, io: ChaosIo): Promise<number> {
   }
   io.stdout(`${finalLine(records)}\n`);
   return records.every((r) => r.problems.length === 0) && records.length === o.runs ? EXIT_PASSED : EXIT_FINDINGS;
+}
+
+/** What `out` already holds for the seeds about to run: a run's directory (seed-S/) or its reports (seed-S.json, .txt, .svg). */
+async function earlierResults(out: string, firstSeed: number, runs: number): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(out);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  return entries
+    .filter((entry) => {
+      const match = /^seed-(\d+)(\.json|\.txt|\.svg)?$/.exec(entry);
+      const seed = match === null ? NaN : Number(match[1]);
+      return seed >= firstSeed && seed < firstSeed + runs;
+    })
+    .sort();
 }
 
 export function runChaos(argv: readonly string[], io: ChaosIo): Promise<number> {

@@ -1,3 +1,6 @@
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'ava';
 import { EXIT_USAGE, runChaos } from '../../../chaos/main.js';
 
@@ -32,4 +35,18 @@ test('--help lists every option and the exit codes', async (t) => {
   t.is(r.code, 0);
   for (const option of ['--backend', '--profile', '--runs', '--seed', '--nodes', '--sync', '--store', '--out', '--keep']) t.true(r.out.includes(option), option);
   t.regex(r.out, /Exit codes: 0 every run passed/);
+});
+
+test('an --out holding results of a seed about to run: exit 2 naming them, and nothing touched', async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'pgherd-chaos-out-'));
+  t.teardown(() => rm(out, { recursive: true, force: true }));
+  await mkdir(join(out, 'seed-7', 'cluster', 'n1'), { recursive: true });
+  await writeFile(join(out, 'seed-8.json'), '{}');
+  await writeFile(join(out, 'seed-70.json'), '{}');
+  const r = await chaos('--out', out, '--seed', '6', '--runs', '3');
+  t.is(r.code, EXIT_USAGE);
+  t.is(r.err, `chaos: --out ${out} already holds results of these seeds (seed-7, seed-8.json): choose another --out, or remove them\n`);
+  t.is(r.out, '', 'no run started');
+  t.deepEqual((await readdir(out)).sort(), ['seed-7', 'seed-70.json', 'seed-8.json']);
+  t.deepEqual(await readdir(join(out, 'seed-7', 'cluster')), ['n1']);
 });
