@@ -6,7 +6,7 @@
  *   1. WAL archive throughput (MB/s, segments/s) of the agent's archiver with
  *      the configuration's defaults (gzip level 1, parallel 4) into the local
  *      store and into S3, and with compression none, fed through
- *      archive_command (wal-client over the agent's socket) as PostgreSQL
+ *      archive_command (wal-client.pl over the agent's socket) as PostgreSQL
  *      feeds it; baselines in the same run: cp of the same segments, and cp
  *      followed by sync --file-system;
  *   2. base backup MB/s into the local store and restore MB/s, against

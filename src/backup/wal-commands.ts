@@ -1,15 +1,16 @@
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WalClientMissingError } from './wal-errors.js';
 import { WAL_CLIENT_TIMEOUT_ENV } from './wal-protocol.js';
 
 /*
  * The archive_command and restore_command settings that run the WAL client
- * (wal-client.ts) against the agent's socket (wal-service.ts).
+ * (wal-client.pl, with perl: a process start of ~3 ms where node's is
+ * 50-150 ms, for every segment) against the agent's socket (wal-service.ts).
  *
  * PostgreSQL first replaces %f, %p (and %r) and turns %% into %, then runs
- * the result with `sh -c`. So the fixed parts — node, the client script, the
+ * the result with `sh -c`. So the fixed parts — perl, the client script, the
  * socket, the marker directory — are single-quoted for the shell and have
  * every % doubled for PostgreSQL (PostgreSQL 16 refuses an unknown %x; 15
  * keeps it); %f and %p stay bare (PostgreSQL's own names and paths
@@ -24,7 +25,7 @@ import { WAL_CLIENT_TIMEOUT_ENV } from './wal-protocol.js';
  * <archivedDir>/%f holds `<inode>.<size>.<mtime seconds>` of the file as it
  * was read; if that equals `stat -c %i.%s.%Y %p` now and the shell can
  * remove the marker (so it confirms once), the command exits 0 without
- * starting node. Anything else — no marker, another file, a marker the
+ * starting the client. Anything else — no marker, another file, a marker the
  * agent removed first, no stat — execs the client (the slow path: the
  * agent checks and archives as ever, conflicts included), whose exit status
  * is the command's. The snippet holds no `" "` (postmaster.opts, which
@@ -32,9 +33,9 @@ import { WAL_CLIENT_TIMEOUT_ENV } from './wal-protocol.js';
  */
 
 export interface WalCommandsOptions {
-  /** Absolute path of the node binary (process.execPath). */
-  readonly nodePath: string;
-  /** Absolute path of the built wal-client.js (clientScriptPath()). */
+  /** Absolute path of perl (findPerl()). */
+  readonly perlPath: string;
+  /** Absolute path of wal-client.pl (clientScriptPath()). */
   readonly clientPath: string;
   /** The agent's WAL socket (WalService). */
   readonly socketPath: string;
@@ -55,7 +56,7 @@ export interface WalCommands {
 }
 
 export function walCommands(options: WalCommandsOptions): WalCommands {
-  const client = [options.nodePath, options.clientPath].map(commandWord).join(' ');
+  const client = [options.perlPath, options.clientPath].map(commandWord).join(' ');
   const socket = commandWord(options.socketPath);
   let timeout: string | undefined;
   if (options.clientTimeoutMs !== undefined) {
@@ -68,7 +69,7 @@ export function walCommands(options: WalCommandsOptions): WalCommands {
     options.archivedDir === undefined ? `${environment}${archiveClient}` : `${fastPath(options.archivedDir)} ${timeout === undefined ? '' : `export ${timeout}; `}exec ${archiveClient}`;
   const expandedBytes = Buffer.byteLength(expandArchiveCommand(archiveCommand, LONGEST_WAL_NAME));
   if (expandedBytes > ARCHIVE_COMMAND_BYTES_MAX) {
-    throw new RangeError(`archive_command would be ${expandedBytes} bytes with the longest file name, PostgreSQL takes at most ${ARCHIVE_COMMAND_BYTES_MAX}: shorten the paths of node, the client or the socket directory`);
+    throw new RangeError(`archive_command would be ${expandedBytes} bytes with the longest file name, PostgreSQL takes at most ${ARCHIVE_COMMAND_BYTES_MAX}: shorten the paths of perl, the client or the socket directory`);
   }
   return {
     archiveCommand,
@@ -104,15 +105,36 @@ function commandWord(text: string): string {
 }
 
 /**
- * The built wal-client.js beside this module. Under tsx (this module is
- * src/backup/wal-commands.ts) it is the repository's
- * dist/src/backup/wal-client.js: the client runs with plain node, never
- * through tsx (0.46 s per file). Throws WalClientMissingError when it has
- * not been built.
+ * wal-client.pl beside this module: src/backup/ under tsx, dist/src/backup/
+ * when built (npm run build copies it). Throws WalClientMissingError when
+ * it is not there (an incomplete installation).
  */
 export function clientScriptPath(moduleUrl: string = import.meta.url): string {
-  const here = fileURLToPath(moduleUrl);
-  const script = here.endsWith('.ts') ? join(dirname(here), '..', '..', 'dist', 'src', 'backup', 'wal-client.js') : join(dirname(here), 'wal-client.js');
-  if (!existsSync(script)) throw new WalClientMissingError(script);
+  const script = join(dirname(fileURLToPath(moduleUrl)), WAL_CLIENT_SCRIPT);
+  if (!existsSync(script)) throw new WalClientMissingError(`${script} does not exist: the installation is incomplete (npm run build copies it beside wal-commands.js)`);
   return script;
+}
+
+/** The script's file name, in src/backup/ and in dist/src/backup/. */
+export const WAL_CLIENT_SCRIPT = 'wal-client.pl';
+
+/**
+ * The absolute path of the first executable `perl` on `searchPath` (the
+ * agent's PATH). Throws WalClientMissingError when there is none: perl-base
+ * is Essential in Debian and PostgreSQL's packages need perl, so only an
+ * unusual PATH or system lacks it.
+ */
+export function findPerl(searchPath: string = process.env.PATH ?? ''): string {
+  for (const dir of searchPath.split(delimiter)) {
+    if (!isAbsolute(dir)) continue;
+    const candidate = join(dir, 'perl');
+    try {
+      if (!statSync(candidate).isFile()) continue;
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // Not here: the next directory.
+    }
+  }
+  throw new WalClientMissingError(`no executable perl on PATH (${searchPath === '' ? 'empty' : searchPath}): archive_command and restore_command run wal-client.pl with it; install perl (Debian: perl-base)`);
 }

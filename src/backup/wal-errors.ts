@@ -66,13 +66,10 @@ export class WalRestoreError extends PgherdError {
   }
 }
 
-/** The archive/restore client script has not been built (npm run build). */
+/** archive_command and restore_command cannot be run: wal-client.pl or perl is missing (the message says which and what to do). */
 export class WalClientMissingError extends PgherdError {
-  readonly path: string;
-
-  constructor(path: string) {
-    super('PGHERD_WAL_CLIENT_MISSING', `${path} does not exist: run "npm run build" (archive_command and restore_command run the built client with plain node)`);
-    this.path = path;
+  constructor(message: string) {
+    super('PGHERD_WAL_CLIENT_MISSING', message);
   }
 }
 

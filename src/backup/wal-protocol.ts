@@ -1,10 +1,8 @@
 /*
- * The protocol between archive_command / restore_command (wal-client.ts)
- * and the agent (wal-service.ts): the one place it is written down.
- *
- * This file must import nothing: the client imports it and runs with plain
- * `node dist/src/backup/wal-client.js`, where only node: built-ins and this
- * sibling are allowed (test/unit/backup/wal-client-imports.test.ts).
+ * The protocol between archive_command / restore_command (wal-client.pl)
+ * and the agent (wal-service.ts): the one place it is written down. The
+ * client, a perl script, repeats the values below; a unit test
+ * (wal-service.test.ts) holds the two to the same values.
  *
  * A unix socket, one request per connection:
  *

@@ -7,7 +7,7 @@ import { openStore, type StoreSettings } from '../backup/open-store.js';
 import type { ObjectStore } from '../backup/store.js';
 import { WAL_ARCHIVED_SPOOL_NAME } from '../backup/wal-archived-spool.js';
 import { WalArchiver, type WalArchiverStats } from '../backup/wal-archiver.js';
-import { clientScriptPath, walCommands, type WalCommands } from '../backup/wal-commands.js';
+import { clientScriptPath, findPerl, walCommands, type WalCommands } from '../backup/wal-commands.js';
 import { WalRestorer, type WalRestorerStats } from '../backup/wal-restorer.js';
 import { WalService } from '../backup/wal-service.js';
 
@@ -76,8 +76,8 @@ export async function startBackup(config: Config, osUser: PgOsUser, log: Logger)
   const socketPath = join(config.postgresql.socket_dir, WAL_SOCKET_NAME);
   const archivedDir = join(config.postgresql.socket_dir, WAL_ARCHIVED_SPOOL_NAME);
   const pgOwner = osUser.switchUser ? { uid: osUser.uid, gid: osUser.gid } : undefined;
-  // Before anything starts: refuses an unbuilt client or a command PostgreSQL would cut short.
-  const walArchive = walCommands({ nodePath: process.execPath, clientPath: clientScriptPath(), socketPath, archivedDir });
+  // Before anything starts: refuses a missing client or perl, or a command PostgreSQL would cut short.
+  const walArchive = walCommands({ perlPath: findPerl(), clientPath: clientScriptPath(), socketPath, archivedDir });
   const archiver = new WalArchiver({
     store,
     cluster,

@@ -2,8 +2,8 @@
  * The members bench:backup starts: PostgreSQL servers under the bench's
  * temporary directory, each with the agent's own backup runtime
  * (src/node/backup.ts: object store, WAL archiver and restorer behind the
- * agent's WAL socket, archive_command/restore_command through the built
- * wal-client) built from a pgherd configuration file the way the agent
+ * agent's WAL socket, archive_command/restore_command through
+ * wal-client.pl) built from a pgherd configuration file the way the agent
  * builds it, so every archive setting is the configuration's default unless
  * the bench names it. Everything started is registered with the teardown.
  */

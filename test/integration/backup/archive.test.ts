@@ -1,7 +1,7 @@
 /**
  * WAL archiving through the agent, on a real three-node cluster: pgbench
  * writes on the primary, PostgreSQL's archive_command hands each segment to
- * its agent (the built wal-client over the agent's socket), the agent stores
+ * its agent (wal-client.pl over the agent's socket), the agent stores
  * it compressed in the local store all nodes share. The archive must be
  * contiguous (no segment missing from the first to the last), each object
  * must decode to a valid segment, the primary must report its archiving

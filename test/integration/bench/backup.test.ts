@@ -1,8 +1,7 @@
 /**
  * `npm run bench:backup` end to end with the tiniest sizes: a real
  * PostgreSQL, s3rver, every contender, both replicas. Checks the one JSON
- * line and that nothing is left behind. Needs the built wal-client
- * (npm run build; npm test does it first).
+ * line and that nothing is left behind.
  */
 import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';

@@ -5,7 +5,7 @@
  * run with /bin/sh -c after PostgreSQL's %-substitution, cwd = a fake
  * PGDATA, confirms from a matching marker without starting the client and
  * starts the client otherwise — a stub script that records its arguments,
- * or the built wal-client against a real WalService. Only temporary
+ * or wal-client.pl against a real WalService. Only temporary
  * directories and unix sockets.
  */
 import { spawn } from 'node:child_process';
@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { ArchivedSpool, fileIdentityOf, identityText } from '../../../src/backup/wal-archived-spool.js';
 import { WalArchiver, type WalArchiverOptions } from '../../../src/backup/wal-archiver.js';
-import { ARCHIVE_COMMAND_BYTES_MAX, clientScriptPath, expandArchiveCommand, walCommands } from '../../../src/backup/wal-commands.js';
+import { ARCHIVE_COMMAND_BYTES_MAX, clientScriptPath, expandArchiveCommand, findPerl, walCommands } from '../../../src/backup/wal-commands.js';
 import { walKey } from '../../../src/backup/wal-names.js';
 import { WAL_CLIENT_TIMEOUT_ENV } from '../../../src/backup/wal-protocol.js';
 import { WalRestorer } from '../../../src/backup/wal-restorer.js';
@@ -90,7 +90,7 @@ test('archive_command through sh -c: a matching marker succeeds at once and is c
   await mkdir(runDir);
   const spool = new ArchivedSpool(join(runDir, '.pgherd-archived'));
   const socketPath = join(runDir, 'wal.sock');
-  const command = walCommands({ nodePath: '/bin/sh', clientPath: stub.script, socketPath, archivedDir: spool.dir, clientTimeoutMs: 60000 }).archiveCommand;
+  const command = walCommands({ perlPath: '/bin/sh', clientPath: stub.script, socketPath, archivedDir: spool.dir, clientTimeoutMs: 60000 }).archiveCommand;
   t.true(command.includes('100%% odd'));
   t.true(command.endsWith(' %f'));
   const env = { STUB: '1' };
@@ -136,19 +136,19 @@ test('archive_command through sh -c: a matching marker succeeds at once and is c
 });
 
 test('archive_command text: one argument in postmaster.opts, PostgreSQL 15\'s length limit, no fast path without a marker directory', (t) => {
-  const base = { nodePath: '/usr/bin/node', clientPath: '/opt/pgherd/dist/src/backup/wal-client.js', socketPath: '/run/pgherd/.s.pgherd-wal' };
+  const base = { perlPath: '/usr/bin/perl', clientPath: '/opt/pgherd/dist/src/backup/wal-client.pl', socketPath: '/run/pgherd/.s.pgherd-wal' };
   const fast = walCommands({ ...base, archivedDir: '/run/pgherd/.pgherd-archived' });
   t.is(
     fast.archiveCommand,
-    `m='/run/pgherd/.pgherd-archived/'%f v=; { read -r v < "$m"; } 2>/dev/null; if [ -n "$v" ] && [ "$v" = "$(stat -c %%i.%%s.%%Y %p 2>/dev/null)" ] && rm "$m" 2>/dev/null; then exit 0; fi; exec '/usr/bin/node' '/opt/pgherd/dist/src/backup/wal-client.js' archive '/run/pgherd/.s.pgherd-wal' %f`,
+    `m='/run/pgherd/.pgherd-archived/'%f v=; { read -r v < "$m"; } 2>/dev/null; if [ -n "$v" ] && [ "$v" = "$(stat -c %%i.%%s.%%Y %p 2>/dev/null)" ] && rm "$m" 2>/dev/null; then exit 0; fi; exec '/usr/bin/perl' '/opt/pgherd/dist/src/backup/wal-client.pl' archive '/run/pgherd/.s.pgherd-wal' %f`,
   );
   // postmaster.opts quotes each argument without escaping: the command must come back whole (pending.ts).
   const opts = `/usr/lib/postgresql/15/bin/postgres "-D" "/data" "-c" "archive_command=${fast.archiveCommand}" "-c" "archive_mode=on"\n`;
   t.is(commandLineSettings(parsePostmasterOpts(opts)).get('archive_command'), fast.archiveCommand);
-  t.is(walCommands(base).archiveCommand, "'/usr/bin/node' '/opt/pgherd/dist/src/backup/wal-client.js' archive '/run/pgherd/.s.pgherd-wal' %f");
+  t.is(walCommands(base).archiveCommand, "'/usr/bin/perl' '/opt/pgherd/dist/src/backup/wal-client.pl' archive '/run/pgherd/.s.pgherd-wal' %f");
   t.is(fast.restoreCommand, walCommands(base).restoreCommand);
-  // The socket (and the marker directory beside it) fit sun_path; node and the client may live anywhere.
-  const clientPath = `/opt/${'x'.repeat(700)}/wal-client.js`;
+  // The socket (and the marker directory beside it) fit sun_path; perl and the client may live anywhere.
+  const clientPath = `/opt/${'x'.repeat(700)}/wal-client.pl`;
   t.notThrows(() => walCommands({ ...base, clientPath }));
   const error = t.throws(() => walCommands({ ...base, clientPath, archivedDir: '/run/pgherd/.pgherd-archived' }), { instanceOf: RangeError });
   t.regex(error!.message, new RegExp(`PostgreSQL takes at most ${ARCHIVE_COMMAND_BYTES_MAX}`));
@@ -196,7 +196,7 @@ test('the watch uploads ready files with no request and leaves a marker holding 
 test('a marker confirms once: consumed by the shell it is counted; answered through the socket or left unused it is removed', async (t) => {
   const stub = await stubClient(t);
   const a = await agent(t, { readAhead: 3 });
-  const command = walCommands({ nodePath: '/bin/sh', clientPath: stub.script, socketPath: '/nonexistent/wal.sock', archivedDir: a.archivedDir }).archiveCommand;
+  const command = walCommands({ perlPath: '/bin/sh', clientPath: stub.script, socketPath: '/nonexistent/wal.sock', archivedDir: a.archivedDir }).archiveCommand;
   for (let n = 1; n <= 3; n += 1) await a.pgdata.add(SEG(n), walLikeSegment(`c-${n}`));
   await until('three markers', () => a.archiver.stats().markersWritten === 3);
 
@@ -264,12 +264,12 @@ test('owned by the PostgreSQL OS user: the shell run as that user reads and remo
   await until('the marker', () => a.archiver.stats().markersWritten === 1);
   const info = await stat(join(a.archivedDir, SEG(1)));
   t.deepEqual({ uid: info.uid, gid: info.gid, mode: info.mode & 0o777 }, { ...user, mode: 0o600 });
-  const command = walCommands({ nodePath: '/bin/sh', clientPath: stub.script, socketPath: '/nonexistent/wal.sock', archivedDir: a.archivedDir }).archiveCommand;
+  const command = walCommands({ perlPath: '/bin/sh', clientPath: stub.script, socketPath: '/nonexistent/wal.sock', archivedDir: a.archivedDir }).archiveCommand;
   t.deepEqual(await archiveCommand(command, SEG(1), a.pgdata.root, {}, user), { code: 0, stdout: '', stderr: '' });
   t.false(existsSync(join(a.archivedDir, SEG(1))));
 });
 
-test('end to end with the built client: a second .ready of a consumed name and a replaced file take the slow path and its full check', async (t) => {
+test('end to end with the client: a second .ready of a consumed name and a replaced file take the slow path and its full check', async (t) => {
   const a = await agent(t, { readAhead: 2 });
   const restorer = await WalRestorer.open({ store: a.store, cluster: CLUSTER, spoolDir: join(await tempDir(t, 'spool'), 'spool') });
   const socketPath = join(a.archivedDir, '..', 'wal.sock');
@@ -278,7 +278,7 @@ test('end to end with the built client: a second .ready of a consumed name and a
     await service.close();
     await restorer.close();
   });
-  const command = walCommands({ nodePath: process.execPath, clientPath: clientScriptPath(), socketPath, archivedDir: a.archivedDir }).archiveCommand;
+  const command = walCommands({ perlPath: findPerl(), clientPath: clientScriptPath(), socketPath, archivedDir: a.archivedDir }).archiveCommand;
   await a.pgdata.add(SEG(1), walLikeSegment('e-1'));
   await a.pgdata.add(SEG(2), walLikeSegment('e-2'));
   await until('two markers', () => a.archiver.stats().markersWritten === 2);

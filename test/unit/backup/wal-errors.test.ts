@@ -9,7 +9,7 @@ test('WAL error codes are API: frozen here', (t) => {
     new errors.WalCorruptError('c/wal/n', 'detail'),
     new errors.WalArchiveError('n', { cause: new Error('disk full') }),
     new errors.WalRestoreError('n', { cause: new Error('reset') }),
-    new errors.WalClientMissingError('/x/wal-client.js'),
+    new errors.WalClientMissingError('/x/wal-client.pl does not exist'),
   ];
   t.deepEqual(
     samples.map((e) => [e.name, e.code]),

@@ -1,8 +1,7 @@
 /**
- * The WAL service end to end: the real client script (the built
- * dist/src/backup/wal-client.js, as archive_command runs it — `npm run build`
- * first, which `npm test` does) as a child process with cwd = a fake
- * PGDATA, the real WalService, WalArchiver and WalRestorer, a
+ * The WAL service end to end: the real client script (src/backup/wal-client.pl
+ * run by perl, as archive_command runs it) as a child process with cwd = a
+ * fake PGDATA, the real WalService, WalArchiver and WalRestorer, a
  * directory-backed store. Only temporary directories and unix sockets.
  */
 import { spawn } from 'node:child_process';
@@ -11,13 +10,13 @@ import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promis
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
 import test, { type ExecutionContext } from 'ava';
 import { WalArchiver } from '../../../src/backup/wal-archiver.js';
-import { clientScriptPath, walCommands } from '../../../src/backup/wal-commands.js';
+import { clientScriptPath, findPerl, WAL_CLIENT_SCRIPT, walCommands } from '../../../src/backup/wal-commands.js';
 import { WalClientMissingError } from '../../../src/backup/wal-errors.js';
 import { walKey } from '../../../src/backup/wal-names.js';
 import { sha256Hex } from '../../../src/backup/wal-object.js';
+import * as protocol from '../../../src/backup/wal-protocol.js';
 import { WAL_CLIENT_TIMEOUT_ENV } from '../../../src/backup/wal-protocol.js';
 import { WalRestorer } from '../../../src/backup/wal-restorer.js';
 import { parseRequest, WalService } from '../../../src/backup/wal-service.js';
@@ -28,7 +27,8 @@ import { FakePgdata, tempDir, walLikeSegment } from '../../helpers/wal-fixture.j
 const CLUSTER = 'c1';
 const SEG1 = '000000010000000000000001';
 const SEG2 = '000000010000000000000002';
-const DIST_CLIENT = clientScriptPath();
+const CLIENT = clientScriptPath();
+const PERL = findPerl();
 
 interface Run {
   readonly code: number | null;
@@ -49,7 +49,7 @@ function run(command: string, args: readonly string[], cwd: string, env: NodeJS.
   });
 }
 
-const client = (args: readonly string[], cwd: string, env?: NodeJS.ProcessEnv, script = DIST_CLIENT): Promise<Run> => run(process.execPath, [script, ...args], cwd, env);
+const client = (args: readonly string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<Run> => run(PERL, [CLIENT, ...args], cwd, env);
 
 interface Setup {
   readonly pgdata: FakePgdata;
@@ -74,7 +74,7 @@ async function setup(t: ExecutionContext, socketDir?: string): Promise<Setup> {
   return { pgdata, store, socketPath, service };
 }
 
-test('archive and restore through the built client: exit 0, the bytes arrive, no temporary file is left', async (t) => {
+test('archive and restore through the client: exit 0, the bytes arrive, no temporary file is left', async (t) => {
   const s = await setup(t);
   const bytes = walLikeSegment('svc-1');
   await s.pgdata.add(SEG1, bytes);
@@ -128,7 +128,7 @@ test('a name that is not a WAL file name, and bad usage: exit 1, never above', a
   for (const args of [[], ['archive', s.socketPath], ['restore', s.socketPath, SEG1], ['copy', s.socketPath, SEG1]]) {
     const result = await client(args, s.pgdata.root);
     t.is(result.code, 1, args.join(' '));
-    t.regex(result.stderr, /usage: wal-client\.js archive/);
+    t.regex(result.stderr, /usage: wal-client archive <socket> <file> \| wal-client restore/);
   }
   const badTimeout = await client(['archive', s.socketPath, SEG1], s.pgdata.root, { [WAL_CLIENT_TIMEOUT_ENV]: 'soon' });
   t.is(badTimeout.code, 1);
@@ -233,7 +233,7 @@ test('walCommands through sh -c, as PostgreSQL runs them, with a socket path hol
   await mkdir(odd);
   await chmod(odd, 0o700);
   const s = await setup(t, odd);
-  const commands = walCommands({ nodePath: process.execPath, clientPath: DIST_CLIENT, socketPath: s.socketPath });
+  const commands = walCommands({ perlPath: PERL, clientPath: CLIENT, socketPath: s.socketPath });
   t.true(commands.archiveCommand.endsWith(' %f'));
   t.true(commands.restoreCommand.endsWith(' %f %p'));
   t.true(commands.archiveCommand.includes('100%% odd'));
@@ -244,12 +244,12 @@ test('walCommands through sh -c, as PostgreSQL runs them, with a socket path hol
   const restored = await run('/bin/sh', ['-c', substitute(commands.restoreCommand, { f: SEG1, p: 'pg_wal/RECOVERYXLOG' })], s.pgdata.root);
   t.is(restored.code, 0, restored.stderr);
   t.true((await readFile(join(s.pgdata.walDir, 'RECOVERYXLOG'))).equals(bytes));
-  const timed = walCommands({ nodePath: '/usr/bin/node', clientPath: '/opt/pgherd/wal-client.js', socketPath: '/run/pgherd/wal.sock', clientTimeoutMs: 60000 });
+  const timed = walCommands({ perlPath: '/usr/bin/perl', clientPath: '/opt/pgherd/wal-client.pl', socketPath: '/run/pgherd/wal.sock', clientTimeoutMs: 60000 });
   t.deepEqual(timed, {
-    archiveCommand: "PGHERDWAL_CLIENT_TIMEOUT_MS=60000 '/usr/bin/node' '/opt/pgherd/wal-client.js' archive '/run/pgherd/wal.sock' %f",
-    restoreCommand: "PGHERDWAL_CLIENT_TIMEOUT_MS=60000 '/usr/bin/node' '/opt/pgherd/wal-client.js' restore '/run/pgherd/wal.sock' %f %p",
+    archiveCommand: "PGHERDWAL_CLIENT_TIMEOUT_MS=60000 '/usr/bin/perl' '/opt/pgherd/wal-client.pl' archive '/run/pgherd/wal.sock' %f",
+    restoreCommand: "PGHERDWAL_CLIENT_TIMEOUT_MS=60000 '/usr/bin/perl' '/opt/pgherd/wal-client.pl' restore '/run/pgherd/wal.sock' %f %p",
   });
-  t.throws(() => walCommands({ nodePath: '/usr/bin/node', clientPath: '/x', socketPath: '/run/a\nb' }), { instanceOf: RangeError });
+  t.throws(() => walCommands({ perlPath: '/usr/bin/perl', clientPath: '/x', socketPath: '/run/a\nb' }), { instanceOf: RangeError });
 });
 
 /** PostgreSQL's placeholder substitution: %f, %p, %% → %, any other % left alone. */
@@ -257,28 +257,61 @@ function substitute(command: string, values: { f: string; p: string }): string {
   return command.replace(/%(.)/g, (all, c: string) => (c === 'f' ? values.f : c === 'p' ? values.p : c === '%' ? '%' : all));
 }
 
-test('clientScriptPath: the built client beside a built module; under tsx the repository dist/; a clear error when not built', async (t) => {
-  t.true(DIST_CLIENT.endsWith('/dist/src/backup/wal-client.js'));
+test('clientScriptPath: the script beside the module (src/ under tsx, dist/ when built); findPerl: the first perl on PATH; clear errors for either missing', async (t) => {
+  t.true(CLIENT.endsWith(`/src/backup/${WAL_CLIENT_SCRIPT}`));
   const dir = await tempDir(t, 'built');
-  await writeFile(join(dir, 'wal-client.js'), '');
-  t.is(clientScriptPath(pathToFileURL(join(dir, 'wal-commands.js')).href), join(dir, 'wal-client.js'));
-  const error = t.throws(() => clientScriptPath(pathToFileURL('/nonexistent/src/backup/wal-commands.ts').href), { instanceOf: WalClientMissingError });
-  t.regex(error!.message, /\/nonexistent\/dist\/src\/backup\/wal-client\.js does not exist: run "npm run build"/);
+  await writeFile(join(dir, WAL_CLIENT_SCRIPT), '');
+  t.is(clientScriptPath(pathToFileURL(join(dir, 'wal-commands.js')).href), join(dir, WAL_CLIENT_SCRIPT));
+  const missing = t.throws(() => clientScriptPath(pathToFileURL('/nonexistent/dist/src/backup/wal-commands.js').href), { instanceOf: WalClientMissingError });
+  t.regex(missing!.message, /\/nonexistent\/dist\/src\/backup\/wal-client\.pl does not exist: the installation is incomplete/);
+
+  // A directory named perl, and a perl that is not executable, are passed over.
+  const first = await tempDir(t, 'path-a');
+  await mkdir(join(first, 'perl'));
+  const second = await tempDir(t, 'path-b');
+  await writeFile(join(second, 'perl'), '');
+  await chmod(join(second, 'perl'), 0o644);
+  const third = await tempDir(t, 'path-c');
+  await writeFile(join(third, 'perl'), '#!/bin/sh\n');
+  await chmod(join(third, 'perl'), 0o755);
+  t.is(findPerl(['relative', first, second, third].join(':')), join(third, 'perl'));
+  const none = t.throws(() => findPerl(first), { instanceOf: WalClientMissingError });
+  t.regex(none!.message, /no executable perl on PATH .*install perl \(Debian: perl-base\)/);
+  t.true(PERL.startsWith('/'));
 });
 
-test('the client needs nothing but node built-ins: transpiled alone into an empty directory, it archives', async (t) => {
-  const source = new URL('../../../src/backup/', import.meta.url);
-  for (const file of ['wal-client.ts', 'wal-protocol.ts']) {
-    const text = await readFile(new URL(file, source), 'utf8');
-    const imports = [...text.matchAll(/^import\s[^;]*?from\s+'([^']+)'/gms)].map((m) => m[1]);
-    t.true(imports.length > 0 || file === 'wal-protocol.ts');
-    for (const specifier of imports) t.true(specifier!.startsWith('node:') || specifier === './wal-protocol.js', `${file} imports ${specifier}`);
+test("the client repeats the protocol's values, and loads only perl-base modules up front", async (t) => {
+  const text = await readFile(CLIENT, 'utf8');
+  const value = (name: string): string => {
+    const match = new RegExp(`^my \\$${name} = ('([^']*)'|[0-9]+);$`, 'm').exec(text);
+    if (match === null) throw new Error(`wal-client.pl has no "my $${name} = …;"`);
+    return match[2] ?? match[1]!;
+  };
+  t.is(Number(value('PROTOCOL_VERSION')), protocol.WAL_PROTOCOL_VERSION);
+  t.is(Number(value('ANSWER_LINE_BYTES_MAX')), protocol.WAL_ANSWER_LINE_BYTES_MAX);
+  t.is(Number(value('TIMEOUT_MS_DEFAULT')), protocol.WAL_CLIENT_TIMEOUT_MS_DEFAULT);
+  t.is(value('TIMEOUT_ENV'), protocol.WAL_CLIENT_TIMEOUT_ENV);
+  t.is(value('RESTORE_TEMP_SUFFIX'), protocol.WAL_RESTORE_TEMP_SUFFIX);
+  // Every module of perl-base, Essential in Debian: what a success needs is always there.
+  const used = [...text.matchAll(/^use ([A-Za-z:]+)/gm)].map((m) => m[1]).sort();
+  t.deepEqual(used, ['Errno', 'Fcntl', 'Socket', 'Time::HiRes', 'strict', 'warnings']);
+  const checked = await run(PERL, ['-c', CLIENT], await tempDir(t, 'cwd'));
+  t.is(checked.code, 0, checked.stderr);
+});
+
+test('an answer the client does not expect: exit 1 naming it; a JSON error from another key order is still read', async (t) => {
+  const answers = [
+    ['not json', /the pgherd agent sent an answer that is not JSON: "not json"$/],
+    ['{"ok":"yes"}', /unexpected answer from the pgherd agent: \{"ok":"yes"\}$/],
+    ['{"error":"store down","ok":false}', /: store down$/],
+  ] as const;
+  for (const [line, expected] of answers) {
+    const socketPath = await fakeAgent(t, (socket) => socket.once('data', () => socket.end(`${line}\n`)));
+    const result = await client(['archive', socketPath, SEG1], await tempDir(t, 'cwd'));
+    t.is(result.code, 1, line);
+    t.regex(result.stderr.trimEnd(), expected, line);
   }
-  const alone = await tempDir(t, 'client-alone');
-  await build({ entryPoints: [new URL('wal-client.ts', source).pathname, new URL('wal-protocol.ts', source).pathname], outdir: alone, platform: 'node', format: 'esm', target: 'node20', logLevel: 'silent' });
-  await writeFile(join(alone, 'package.json'), '{"type":"module"}');
-  const s = await setup(t);
-  await s.pgdata.add(SEG1, walLikeSegment('alone'));
-  const result = await client(['archive', s.socketPath, SEG1], s.pgdata.root, {}, join(alone, 'wal-client.js'));
-  t.deepEqual(result, { code: 0, signal: null, stdout: '', stderr: '' });
+  const closed = await fakeAgent(t, (socket) => socket.once('data', () => socket.end()));
+  const result = await client(['archive', closed, SEG1], await tempDir(t, 'cwd'));
+  t.is(result.stderr, `pgherd wal-client: archive ${SEG1}: the pgherd agent at ${closed} closed the connection without an answer\n`);
 });

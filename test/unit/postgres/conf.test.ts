@@ -52,7 +52,7 @@ test('buildServerArgs: a standby gets primary_conninfo with a passfile (no passw
 });
 
 test('buildServerArgs: with a backup store, archive_mode always (standbys archive what they receive) and the agent-served commands; without one, no archiving', (t) => {
-  const walArchive = { archiveCommand: "'/usr/bin/node' '/opt/wal-client.js' archive '/run/wal.sock' %f", restoreCommand: "'/usr/bin/node' '/opt/wal-client.js' restore '/run/wal.sock' %f %p" };
+  const walArchive = { archiveCommand: "'/usr/bin/perl' '/opt/wal-client.pl' archive '/run/wal.sock' %f", restoreCommand: "'/usr/bin/perl' '/opt/wal-client.pl' restore '/run/wal.sock' %f %p" };
   const m = asMap(buildServerArgs({ ...base, walArchive }));
   t.is(m.archive_mode, 'always');
   t.is(m.archive_command, walArchive.archiveCommand);
