@@ -4,6 +4,8 @@
  *
  *   cp                     one `cp` of all segments into a directory on the same file system
  *   cp + sync              the same, then `sync --file-system` (the archiver makes every segment durable)
+ *   cp as archive_command  PostgreSQL's documented `cp %p <dir>/%f`, one sh per segment, run
+ *                          as the archiver contenders are: the plain-cp archive PostgreSQL would have
  *   archiver → local store the agent's archiver (configuration defaults: gzip level 1, parallel 4)
  *   archiver → local store, compression none
  *   archiver → S3          the same archiver against s3rver (a child process)
@@ -13,7 +15,7 @@
  * The archiver is driven the way PostgreSQL drives it: each segment is
  * marked .ready in archive_status, then the agent's archive_command (its
  * sh fast path — the agent's marker for a segment it has already stored —
- * or else the built wal-client over the agent's unix socket; run by /bin/sh
+ * or else wal-client.pl over the agent's unix socket; run by /bin/sh
  * as the PostgreSQL OS user, cwd = the data directory) runs once per
  * segment in PostgreSQL's order, and the marker is renamed .done after each
  * success — pgarch.c's loop. The archiver watches archive_status and
@@ -29,7 +31,7 @@ import { WalArchiver } from '../../../src/backup/wal-archiver.js';
 import { expandArchiveCommand } from '../../../src/backup/wal-commands.js';
 import { isSegmentName } from '../../../src/backup/wal-names.js';
 import type { Config } from '../../../src/config/schema.js';
-import { spawnIdentity } from '../../../src/postgres/os-user.js';
+import { chownToPg, spawnIdentity } from '../../../src/postgres/os-user.js';
 import { withConnection, type LocalConnection } from '../../../src/postgres/sql.js';
 import { agentDir, pgDir, sleep, startAgentBackup, type BenchEnv, type StoreChoice } from './nodes.js';
 
@@ -70,6 +72,8 @@ export async function copyCompletedSegments(env: BenchEnv, conn: LocalConnection
   let bytes = 0;
   for (const name of names) {
     await copyFile(join(serverPgdata, 'pg_wal', name), join(walDir, name));
+    // PostgreSQL's own, as in its pg_wal: archive_command (the cp baseline, the fast path's stat) runs as its OS user.
+    await chownToPg(env.osUser, join(walDir, name));
     bytes += (await stat(join(walDir, name))).size;
   }
   return { pgdata: into, names, bytes };
@@ -83,6 +87,17 @@ export async function timeCp(env: BenchEnv, input: ArchiveInput, destination: st
   await env.children.run('cp', 'cp', [...input.names.map((name) => join(input.pgdata, 'pg_wal', name)), destination]);
   if (sync) await syncFileSystem(env, destination);
   const seconds = (performance.now() - started) / 1000;
+  await env.discard(destination);
+  return seconds;
+}
+
+/** PostgreSQL's documented archive_command `cp %p <destination>/%f`, driven as the archiver is (archiveInOrder). Seconds. */
+export async function timeCpCommand(env: BenchEnv, input: ArchiveInput, destination: string): Promise<number> {
+  await pgDir(env, destination);
+  const template = `cp %p '${destination}'/%f`;
+  const seconds = await archiveInOrder(env, input, (name) =>
+    env.children.run(`cp archive_command for ${name}`, '/bin/sh', ['-c', expandArchiveCommand(template, name)], { ...spawnIdentity(env.osUser), cwd: input.pgdata }),
+  );
   await env.discard(destination);
   return seconds;
 }

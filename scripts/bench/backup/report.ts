@@ -21,6 +21,8 @@ export interface BackupBenchMeasurements {
   readonly databaseBytes: number;
   readonly cpSeconds: number;
   readonly cpSyncSeconds: number;
+  /** PostgreSQL's documented `cp %p <dir>/%f` as archive_command, one sh per segment. */
+  readonly cpCommandSeconds: number;
   readonly archiveLocal: ArchiveFigures;
   readonly archiveLocalNone: ArchiveFigures;
   readonly archiveS3: ArchiveFigures;
@@ -36,7 +38,7 @@ export interface BackupBenchMeasurements {
 }
 
 /** How the archiver got its input: PostgreSQL's own path. */
-export const ARCHIVE_VIA = "archive_command (one sh per segment as PostgreSQL runs it: the agent's marker when it has stored the segment ahead, else wal-client over the agent socket)";
+export const ARCHIVE_VIA = "archive_command (one sh per segment as PostgreSQL runs it: the agent's marker when it has stored the segment ahead, else wal-client.pl over the agent socket)";
 /** The baseline's options: a tar like ours, no WAL (ours takes it from the archive), the fast checkpoint takeBaseBackup asks for too. */
 export const BASELINE_ARGS = ['-Ft', '-X', 'none', '--checkpoint=fast'] as const;
 export const BASELINE_COMMAND = `pg_basebackup -D DIR ${BASELINE_ARGS.join(' ')}`;
@@ -48,6 +50,7 @@ export const REQUIRED_KEYS = [
   'archive_local_none_mb_s',
   'cp_mb_s',
   'cp_sync_mb_s',
+  'cp_archive_command_mb_s',
   'basebackup_mb_s',
   'basebackup_baseline_mb_s',
   'restore_mb_s',
@@ -64,6 +67,7 @@ const mbPerS = (bytes: number, seconds: number): number => round(bytes / MIB / s
 export function summarize(m: BackupBenchMeasurements): Record<string, number | string> {
   const cp = mbPerS(m.archiveBytes, m.cpSeconds);
   const cpSync = mbPerS(m.archiveBytes, m.cpSyncSeconds);
+  const cpCommand = mbPerS(m.archiveBytes, m.cpCommandSeconds);
   const archive = (prefix: string, run: ArchiveFigures): Record<string, number> => {
     const mbS = mbPerS(m.archiveBytes, run.seconds);
     return {
@@ -72,6 +76,7 @@ export function summarize(m: BackupBenchMeasurements): Record<string, number | s
       [`${prefix}_stored_ratio`]: round(run.storedBytes / m.archiveBytes, 3),
       [`${prefix}_to_cp`]: round(mbS / cp, 3),
       [`${prefix}_to_cp_sync`]: round(mbS / cpSync, 3),
+      [`${prefix}_to_cp_archive_command`]: round(mbS / cpCommand, 3),
     };
   };
   const basebackupMbS = mbPerS(m.basebackup.dataBytes, m.basebackup.seconds);
@@ -88,6 +93,7 @@ export function summarize(m: BackupBenchMeasurements): Record<string, number | s
     archive_via: ARCHIVE_VIA,
     cp_mb_s: cp,
     cp_sync_mb_s: cpSync,
+    cp_archive_command_mb_s: cpCommand,
     ...archive('archive_local', m.archiveLocal),
     ...archive('archive_local_none', m.archiveLocalNone),
     ...archive('archive_s3', m.archiveS3),
@@ -120,7 +126,7 @@ const mib = (bytes: number): string => `${round(bytes / MIB, 1)} MiB`;
 export function renderTable(m: BackupBenchMeasurements): string {
   const s = summarize(m);
   const archiveRow = (label: string, prefix: string): string =>
-    `| ${label} | ${s[`${prefix}_mb_s`]} MB/s, ${s[`${prefix}_segments_s`]} segments/s (${s[`${prefix}_to_cp`]}× cp, ${s[`${prefix}_to_cp_sync`]}× cp + sync; stored ${s[`${prefix}_stored_ratio`]} of the bytes) |`;
+    `| ${label} | ${s[`${prefix}_mb_s`]} MB/s, ${s[`${prefix}_segments_s`]} segments/s (${s[`${prefix}_to_cp`]}× cp, ${s[`${prefix}_to_cp_sync`]}× cp + sync, ${s[`${prefix}_to_cp_archive_command`]}× cp as archive_command; stored ${s[`${prefix}_stored_ratio`]} of the bytes) |`;
   const lines = [
     commandLine(m.options),
     '',
@@ -131,6 +137,7 @@ export function renderTable(m: BackupBenchMeasurements): string {
     '|---|---|',
     `| cp of the segments (same file system) | ${s.cp_mb_s} MB/s |`,
     `| cp + sync --file-system | ${s.cp_sync_mb_s} MB/s |`,
+    `| cp as archive_command: \`cp %p DIR/%f\`, one sh per segment (not durable) | ${s.cp_archive_command_mb_s} MB/s |`,
     archiveRow(`WAL archive → local store (gzip ${m.archiveGzipLevel})`, 'archive_local'),
     archiveRow('WAL archive → local store (compression none)', 'archive_local_none'),
     archiveRow(`WAL archive → S3 on s3rver (gzip ${m.archiveGzipLevel})`, 'archive_s3'),

@@ -18,12 +18,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { walInArchive } from '../../../src/backup/base-backup.js';
 import { LocalStore } from '../../../src/backup/store-local.js';
-import { clientScriptPath } from '../../../src/backup/wal-commands.js';
+import { clientScriptPath, findPerl } from '../../../src/backup/wal-commands.js';
 import { findPgBinaries } from '../../../src/postgres/binaries.js';
 import { chownToPg, resolvePgOsUser } from '../../../src/postgres/os-user.js';
 import { startS3rver } from '../../../test/helpers/s3rver.js';
 import { Teardown } from '../../lib/teardown.js';
-import { copyCompletedSegments, timeArchiver, timeArchiverDirect, timeCp, WAL_SEGMENT_BYTES, type ArchiveInput } from './archive.js';
+import { copyCompletedSegments, timeArchiver, timeArchiverDirect, timeCp, timeCpCommand, WAL_SEGMENT_BYTES, type ArchiveInput } from './archive.js';
 import { createReplicaSlots, timeBaseBackup, timePgBasebackup, timeReplicaByBasebackup, timeReplicaFromS3, timeRestore } from './backups.js';
 import { Children } from './children.js';
 import { EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, type BackupBenchOptions, type BenchIo } from './cli.js';
@@ -67,7 +67,8 @@ export async function runBackupBench(options: BackupBenchOptions, io: BenchIo): 
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    clientScriptPath(); // the built wal-client (npm run build): fail before starting anything
+    clientScriptPath(); // wal-client.pl and perl: fail before starting anything
+    findPerl();
     const osUser = await resolvePgOsUser();
     await chownToPg(osUser, baseDir);
     await chmod(baseDir, 0o700);
@@ -111,6 +112,7 @@ async function measure(env: BenchEnv, options: BackupBenchOptions, say: Say): Pr
   say(`archive throughput: ${input.names.length} segments (${input.names[0]} … ${input.names.at(-1)}) ...`);
   const cpSeconds = await timeCp(env, input, join(env.baseDir, 'cp'), false);
   const cpSyncSeconds = await timeCp(env, input, join(env.baseDir, 'cp-sync'), true);
+  const cpCommandSeconds = await timeCpCommand(env, input, join(env.baseDir, 'cp-command'));
   const archiveLocal = await timeArchiver(env, input, { name: 'archive-local', store: { kind: 'local', path: join(env.baseDir, 'archive-local-store') } });
   const archiveLocalNone = await timeArchiver(env, input, { name: 'archive-local-none', store: { kind: 'local', path: join(env.baseDir, 'archive-local-none-store') }, compression: 'none' });
   const archiveS3 = await timeArchiver(env, input, { name: 'archive-s3', store: { kind: 's3' } });
@@ -149,6 +151,7 @@ async function measure(env: BenchEnv, options: BackupBenchOptions, say: Say): Pr
     databaseBytes: dbBytes,
     cpSeconds,
     cpSyncSeconds,
+    cpCommandSeconds,
     archiveLocal,
     archiveLocalNone,
     archiveS3,

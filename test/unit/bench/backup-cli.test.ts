@@ -76,6 +76,7 @@ const measured: BackupBenchMeasurements = {
   databaseBytes: 22 * MIB,
   cpSeconds: 0.1,
   cpSyncSeconds: 0.2,
+  cpCommandSeconds: 0.16,
   archiveLocal: { seconds: 0.4, storedBytes: 6 * MIB },
   archiveLocalNone: { seconds: 0.5, storedBytes: 32 * MIB },
   archiveS3: { seconds: 0.8, storedBytes: 6 * MIB },
@@ -89,7 +90,7 @@ const measured: BackupBenchMeasurements = {
   replicaBasebackup: { seconds: 1.7, copySeconds: 1 },
 };
 
-test('the figures: MB/s of 2^20 bytes, ratios to both cp baselines, every required key', (t) => {
+test('the figures: MB/s of 2^20 bytes, ratios to the three cp baselines, every required key', (t) => {
   const s = summarize(measured);
   for (const key of REQUIRED_KEYS) t.true(typeof s[key] === 'number' && (s[key] as number) > 0, key);
   t.is(s.cp_mb_s, 320);
@@ -98,6 +99,8 @@ test('the figures: MB/s of 2^20 bytes, ratios to both cp baselines, every requir
   t.is(s.archive_local_segments_s, 5);
   t.is(s.archive_local_to_cp, 0.25);
   t.is(s.archive_local_to_cp_sync, 0.5);
+  t.is(s.cp_archive_command_mb_s, 200);
+  t.is(s.archive_local_to_cp_archive_command, 0.4);
   t.is(s.archive_local_stored_ratio, 0.188);
   t.is(s.archive_local_none_mb_s, 64);
   t.is(s.archive_s3_mb_s, 40);
@@ -115,6 +118,7 @@ test('the table starts with the command line that reproduces the run', (t) => {
   const text = renderTable(measured);
   t.is(text.split('\n')[0], 'npm run bench:backup -- --segments 2 --scale 1 --wal-after-mb 1');
   t.is(commandLine(measured.options), text.split('\n')[0]);
-  t.regex(text, /\| WAL archive → local store \(gzip 1\) \| 80 MB\/s, 5 segments\/s \(0\.25× cp, 0\.5× cp \+ sync/);
+  t.regex(text, /\| WAL archive → local store \(gzip 1\) \| 80 MB\/s, 5 segments\/s \(0\.25× cp, 0\.5× cp \+ sync, 0\.4× cp as archive_command/);
+  t.regex(text, /\| cp as archive_command: `cp %p DIR\/%f`, one sh per segment \(not durable\) \| 200 MB\/s \|/);
   t.regex(text, /\| replica via S3: .* \| 2\.5 s \(restore 1 s\) \|/);
 });
