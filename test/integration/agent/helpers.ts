@@ -81,11 +81,11 @@ export async function tryQuery(cluster: AgentCluster, name: string, password: st
   }
 }
 
-/** On failure: the agents' last warnings and errors and the HA decisions, so a CI log says what happened. */
+/** On failure: the agents' last warnings and errors, the HA decisions and how each formed or joined the cluster, so a CI log says what happened. */
 async function logAgentTrouble(t: ExecutionContext, cluster: AgentCluster): Promise<void> {
   for (const node of cluster.nodes) {
     const text = await readFile(node.logFile, 'utf8').catch(() => '');
-    const lines = text.split('\n').filter((l) => /"level":"(warn|error)"|"msg":"ha\./.test(l));
+    const lines = text.split('\n').filter((l) => /"level":"(warn|error)"|"msg":"(ha|discovery)\./.test(l));
     for (const line of lines.slice(-12)) t.log(`${node.name}: ${line.slice(0, 400)}`);
   }
 }
