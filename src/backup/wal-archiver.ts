@@ -104,8 +104,9 @@ export const WAL_READ_AHEAD_MAX = 64;
  * The window is counted from PostgreSQL's oldest ready file, and uploads
  * that finished early stay in it until PostgreSQL asks for them: a window
  * of only `parallel` files leaves slots idle while PostgreSQL catches up.
- * 16 keeps them busy (bench:backup, compression none: 1.5× the archive
- * throughput of a window of 4). A file waiting in the window holds no memory.
+ * 16 keeps them busy (32 segments archived in PostgreSQL's order, in-process,
+ * compression none: 1.5× the throughput of a window of 4). A file waiting in
+ * the window holds no memory.
  */
 export const WAL_READ_AHEAD_DEFAULT = 16;
 /** Background results waiting for their archive_command; beyond this the oldest is forgotten (and merely re-checked later). */

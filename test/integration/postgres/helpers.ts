@@ -1,5 +1,4 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
@@ -15,17 +14,10 @@ import { observe } from '../../../src/postgres/observe.js';
 import { writePassfile } from '../../../src/postgres/passfile.js';
 import { createPhysicalSlot } from '../../../src/postgres/slots.js';
 import { withConnection, type LocalConnection } from '../../../src/postgres/sql.js';
+import { freePort } from '../../../scripts/lib/free-port.js';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
+/** Below the ephemeral range, where no client socket takes it first (scripts/lib/free-port.ts). */
+export { freePort };
 
 export interface Env {
   readonly baseDir: string;

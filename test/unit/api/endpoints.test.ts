@@ -4,8 +4,8 @@
  * text whose values follow the sources at every scrape.
  */
 import type { Server } from 'node:http';
-import { createServer } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
+import { freePort } from '../../../scripts/lib/free-port.js';
 import { isWritablePrimary, startHttp, type HttpSources } from '../../../src/api/http.js';
 import { AgentMetrics, type RaftView } from '../../../src/api/metrics.js';
 import { applyCommand } from '../../../src/cluster/apply.js';
@@ -37,17 +37,6 @@ async function serve(t: ExecutionContext, self = 'n1') {
   return { fake, metrics, get };
 }
 
-/** A loopback port nobody listens on (startHttp takes no port 0: the configuration's host:port needs 1..65535). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
 
 function close(server: Server): Promise<void> {
   server.closeAllConnections();
