@@ -65,7 +65,7 @@ sub main {
   local $SIG{ALRM} = sub { fail("no answer from the pgherd agent at $socket_path within $timeout_ms ms") };
   Time::HiRes::alarm($timeout_ms / 1000);
   my $socket = connect_agent();
-  send_all($socket, '{"v":' . $PROTOCOL_VERSION . ',"op":"' . $op . '","name":' . json_string($name) . "}\n");
+  write_all($socket, '{"v":' . $PROTOCOL_VERSION . ',"op":"' . $op . '","name":' . json_string($name) . "}\n", \&connection_failed);
   my ($line, $rest) = read_line($socket);
   if ($op eq 'archive') {
     check_archive_answer($line);
@@ -89,15 +89,18 @@ sub connect_agent {
   return $socket;
 }
 
-sub send_all {
-  my ($socket, $text) = @_;
+# Every byte of `bytes` to `handle` (the socket or restore's file); `failed` says why a write failed, read at once ($!).
+sub write_all {
+  my ($handle, $bytes, $failed) = @_;
   my $offset = 0;
-  while ($offset < length $text) {
-    my $written = syswrite($socket, $text, length($text) - $offset, $offset);
-    fail("connection to the pgherd agent at $socket_path failed: " . errno_name()) unless defined $written;
+  while ($offset < length $bytes) {
+    my $written = syswrite($handle, $bytes, length($bytes) - $offset, $offset);
+    fail($failed->()) unless defined $written;
     $offset += $written;
   }
 }
+
+sub connection_failed { return "connection to the pgherd agent at $socket_path failed: " . errno_name() }
 
 # The answer's first line, without its "\n", and the bytes that came after it.
 sub read_line {
@@ -118,7 +121,7 @@ sub read_chunk {
   my ($socket) = @_;
   my $chunk;
   my $read = sysread($socket, $chunk, $READ_BYTES);
-  fail("connection to the pgherd agent at $socket_path failed: " . errno_name()) unless defined $read;
+  fail(connection_failed()) unless defined $read;
   return $chunk;
 }
 
@@ -152,7 +155,7 @@ sub receive_restore {
   for (;;) {
     $received += length $chunk;
     fail("the pgherd agent sent more than the announced $size bytes") if $received > $size;
-    write_all($file, $chunk);
+    write_all($file, $chunk, sub { "cannot write $destination: $!" });
     $chunk = read_chunk($socket);
     last if $chunk eq '';
   }
@@ -160,16 +163,6 @@ sub receive_restore {
   close $file or fail("cannot write $destination: $!");
   rename $path, $destination or fail("cannot write $destination: $!");
   undef $temporary;
-}
-
-sub write_all {
-  my ($file, $bytes) = @_;
-  my $offset = 0;
-  while ($offset < length $bytes) {
-    my $written = syswrite($file, $bytes, length($bytes) - $offset, $offset);
-    fail("cannot write $destination: $!") unless defined $written;
-    $offset += $written;
-  }
 }
 
 # The answer line parsed as JSON, an object; the line itself is named when it is not.
